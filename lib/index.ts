@@ -1,0 +1,26 @@
+/**
+ * zk-leader-selector: distributed locks and leader selection for Node.js on Apache ZooKeeper.
+ * @packageDocumentation
+ */
+export { Coordinator } from './session/coordinator.js';
+export type {
+  CoordinatorEvents,
+  CoordinatorState,
+  SessionLossReason,
+  SessionTiming,
+} from './session/coordinator.js';
+export type { CoordinatorOptions } from './session/options.js';
+export type { AuthInfo } from './zk/zk-session.js';
+export { SharedReentrantLock } from './lock/shared-reentrant-lock.js';
+export type {
+  AcquireOptions,
+  ContenderInfo,
+  LockEvents,
+  LockHandle,
+  LockLossReason,
+  LockOptions,
+} from './lock/shared-reentrant-lock.js';
+export { digestId } from './lock/acl.js';
+export type { AclEntry, AclPermission } from './lock/acl.js';
+export type { ContenderImplementation } from './lock/contenders.js';
+export * from './errors.js';

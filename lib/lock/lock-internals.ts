@@ -1,0 +1,326 @@
+/**
+ * The create / sort / watch loop of the lock recipe, written once (after Curator's
+ * LockInternals). Parameterised by `maxLeases` (how many contenders at the head hold it), so a
+ * semaphore or the write side of a read-write lock is a parameter, not a copy.
+ */
+import {
+  AbortError,
+  ConnectionLossError,
+  RequestTimeoutError,
+  SessionExpiredError,
+  ZooKeeperError,
+} from '../errors.js';
+import type { Coordinator } from '../session/coordinator.js';
+import { delay } from '../util/abort.js';
+import { backoffDelay } from '../util/backoff.js';
+import { monotonicNow } from '../util/clock.js';
+import { logger } from '../util/log.js';
+import { childPath } from '../util/paths.js';
+import { ZK_CODES, type NativeACL, type NativeEvent } from '../zk/native.js';
+import type { ZkSession } from '../zk/zk-session.js';
+import { findByPrefix, newNodePrefix, sortContenders, type ContenderNode } from './contenders.js';
+
+const log = logger('lock');
+
+/** Our node at the head of the contenders. */
+export interface HeldNode {
+  session: ZkSession;
+  nodePath: string;
+  nodeName: string;
+  /** czxid of the node: the fencing token. */
+  czxid: bigint;
+}
+
+export interface AttemptOptions {
+  /** Monotonic instant after which waiting stops (Infinity: wait forever). */
+  deadline: number;
+  signal?: AbortSignal | undefined;
+}
+
+type WaitOutcome = 'deleted' | 'changed' | 'gone' | 'retry' | 'timeout' | 'aborted' | 'session-ended';
+
+function isConnectionProblem(error: unknown): boolean {
+  return error instanceof ConnectionLossError || error instanceof RequestTimeoutError;
+}
+
+function isZkCode(error: unknown, code: number): boolean {
+  return error instanceof ZooKeeperError && error.zkCode === code;
+}
+
+export class LockInternals {
+  constructor(
+    private readonly coordinator: Coordinator,
+    readonly lockPath: string,
+    private readonly data: Buffer,
+    private readonly acl: NativeACL[],
+    private readonly maxLeases = 1,
+  ) {}
+
+  private get requestTimeoutMs(): number {
+    return this.coordinator.timing.requestTimeoutMs;
+  }
+
+  /**
+   * Tries to take the lock until `deadline`. Resolves with the held node, or undefined on
+   * timeout; rejects with AbortError on abort. Our node never outlives a failed attempt.
+   */
+  async attempt(options: AttemptOptions): Promise<HeldNode | undefined> {
+    let own: (HeldNode & { prefix: string }) | undefined;
+    try {
+      for (;;) {
+        if (options.signal?.aborted) throw new AbortError('acquire() was aborted', options.signal.reason);
+        let children: string[] | undefined;
+        if (!own) {
+          const created = await this.createNode(options);
+          if (!created) return undefined;
+          own = created.node;
+          children = created.children;
+        }
+        const session = own.session;
+        if (session.ended) {
+          // The session (and with it our node) is gone: start over on a new one.
+          await this.deleteNode(own.nodePath);
+          own = undefined;
+          continue;
+        }
+        if (!children) {
+          try {
+            children = await session.getChildren(this.lockPath, { timeoutMs: this.requestTimeoutMs });
+          } catch (error) {
+            if (isConnectionProblem(error) || error instanceof SessionExpiredError) {
+              if (monotonicNow() >= options.deadline) return await this.giveUp(own);
+              await this.coordinator.nextStateChange(AbortSignal.timeout(100));
+              continue;
+            }
+            throw error;
+          }
+        }
+        const contenders = sortContenders(children);
+        const index = contenders.findIndex((c) => c.name === own?.nodeName);
+        if (index === -1) {
+          // Our node was deleted behind our back (or our session expired): create a new one.
+          log('%s: our node %s vanished; contending again', this.lockPath, own.nodeName);
+          own = undefined;
+          continue;
+        }
+        if (index < this.maxLeases) return this.held(own);
+        if (monotonicNow() >= options.deadline) return await this.giveUp(own);
+        const predecessor = contenders[index - this.maxLeases] as ContenderNode;
+        const outcome = await this.waitForDeletion(
+          session,
+          childPath(this.lockPath, predecessor.name),
+          options,
+        );
+        switch (outcome) {
+          case 'deleted':
+            // Sequence numbers only grow, so nothing can appear ahead of us: if the node we
+            // watched was the first contender, we hold the lock now, without listing again.
+            if (this.maxLeases === 1 && index === 1) return this.held(own);
+            break;
+          case 'timeout':
+            return await this.giveUp(own);
+          case 'aborted':
+            throw new AbortError('acquire() was aborted', options.signal?.reason);
+          default:
+            break;
+        }
+      }
+    } catch (error) {
+      if (own) await this.deleteNode(own.nodePath, own.session);
+      throw error;
+    }
+  }
+
+  private held(own: HeldNode): HeldNode {
+    return { session: own.session, nodePath: own.nodePath, nodeName: own.nodeName, czxid: own.czxid };
+  }
+
+  private async giveUp(own: HeldNode): Promise<undefined> {
+    await this.deleteNode(own.nodePath, own.session);
+    return undefined;
+  }
+
+  /**
+   * Creates our EPHEMERAL_SEQUENTIAL node in protected mode and lists the children in the same
+   * round trip. After a connection loss during the create, the server may have created the
+   * node: look for our `_c_<uuid>-` prefix before creating again.
+   */
+  private async createNode(
+    options: AttemptOptions,
+  ): Promise<{ node: HeldNode & { prefix: string }; children: string[] | undefined } | undefined> {
+    const prefix = newNodePrefix();
+    const path = childPath(this.lockPath, prefix);
+    let mayExist = false;
+    for (let attempt = 0; ; attempt += 1) {
+      if (options.signal?.aborted) {
+        if (mayExist) await this.removeByPrefix(prefix);
+        throw new AbortError('acquire() was aborted', options.signal.reason);
+      }
+      let session: ZkSession;
+      try {
+        session = await this.coordinator.connectedSession('acquire()', {
+          timeoutMs: Math.max(0, options.deadline - monotonicNow()),
+          signal: options.signal,
+        });
+      } catch (error) {
+        if (error instanceof ConnectionLossError) {
+          // No session before the deadline: a timeout, not an error.
+          if (mayExist) await this.removeByPrefix(prefix);
+          return undefined;
+        }
+        if (error instanceof AbortError && mayExist) await this.removeByPrefix(prefix);
+        throw error;
+      }
+      if (mayExist) {
+        const recovered = await this.recoverCreated(session, prefix).catch((error: unknown) => {
+          if (isConnectionProblem(error)) return 'retry' as const;
+          throw error;
+        });
+        if (recovered === 'retry') {
+          await delay(backoffDelay(this.coordinator.retryPolicy, attempt), options.signal);
+          continue;
+        }
+        if (recovered) return { node: { ...recovered, prefix }, children: undefined };
+        mayExist = false;
+      }
+      const timeoutMs = this.requestTimeoutMs;
+      const creating = session.createSequential(path, this.data, this.acl, { timeoutMs });
+      // Same session, so the server answers in order: the listing includes our new node.
+      const listing = session.getChildren(this.lockPath, { timeoutMs });
+      listing.catch(() => undefined);
+      try {
+        const created = await creating;
+        const nodeName = created.path.slice(created.path.lastIndexOf('/') + 1);
+        let czxid = created.czxid;
+        if (czxid === undefined) {
+          const stat = await session.exists(created.path, { timeoutMs });
+          czxid = stat ? stat.czxid.readBigInt64BE(0) : 0n;
+        }
+        const node = { session, nodePath: created.path, nodeName, czxid, prefix };
+        const children = await listing.catch(() => undefined);
+        return { node, children };
+      } catch (error) {
+        if (isZkCode(error, ZK_CODES.NO_NODE)) {
+          await this.coordinator.ensurePath(this.lockPath, undefined, { signal: options.signal });
+          continue;
+        }
+        if (isConnectionProblem(error) || error instanceof SessionExpiredError) {
+          log('%s: create answer lost (%s); looking for our node', this.lockPath, (error as Error).message);
+          mayExist = true;
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * After a create whose answer was lost: our node if the server created it in the live
+   * session; a node left in an older session is deleted (it would block everyone until that
+   * session expires).
+   */
+  private async recoverCreated(session: ZkSession, prefix: string): Promise<HeldNode | undefined> {
+    const timeoutMs = this.requestTimeoutMs;
+    const children = await session.getChildren(this.lockPath, { timeoutMs }).catch((error: unknown) => {
+      if (isZkCode(error, ZK_CODES.NO_NODE)) return [];
+      throw error;
+    });
+    const name = findByPrefix(children, prefix);
+    if (!name) return undefined;
+    const nodePath = childPath(this.lockPath, name);
+    const stat = await session.exists(nodePath, { timeoutMs });
+    if (!stat) return undefined;
+    if (stat.ephemeralOwner.readBigInt64BE(0) === session.rawSessionId) {
+      log('%s: found our node %s after a lost create', this.lockPath, name);
+      return { session, nodePath, nodeName: name, czxid: stat.czxid.readBigInt64BE(0) };
+    }
+    await this.deleteNode(nodePath);
+    return undefined;
+  }
+
+  private async removeByPrefix(prefix: string): Promise<void> {
+    try {
+      const session = await this.coordinator.connectedSession('cleanup', {});
+      const children = await session.getChildren(this.lockPath, { timeoutMs: this.requestTimeoutMs });
+      const name = findByPrefix(children, prefix);
+      if (name) await this.deleteNode(childPath(this.lockPath, name));
+    } catch (error) {
+      log('%s: cleanup of prefix %s failed: %s', this.lockPath, prefix, (error as Error).message);
+    }
+  }
+
+  /**
+   * Waits until the watched predecessor goes away or changes. getData with a watch (as Curator
+   * does) leaves no watch behind when the node is already gone.
+   */
+  private waitForDeletion(session: ZkSession, path: string, options: AttemptOptions): Promise<WaitOutcome> {
+    return new Promise<WaitOutcome>((resolve) => {
+      let done = false;
+      const finish = (outcome: WaitOutcome): void => {
+        if (done) return;
+        done = true;
+        if (timer) clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        session.off('ended', onEnded);
+        resolve(outcome);
+      };
+      const onAbort = (): void => finish('aborted');
+      const onEnded = (): void => finish('session-ended');
+      const watcher = (event: NativeEvent): void =>
+        finish(event.name === 'NODE_DELETED' ? 'deleted' : 'changed');
+      const remaining = options.deadline - monotonicNow();
+      const timer = Number.isFinite(remaining)
+        ? setTimeout(() => finish('timeout'), Math.max(0, remaining))
+        : undefined;
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      session.once('ended', onEnded);
+      session.getData(path, { timeoutMs: this.requestTimeoutMs }, watcher).then(
+        () => undefined,
+        (error: unknown) => {
+          if (isZkCode(error, ZK_CODES.NO_NODE)) finish('gone');
+          else if (error instanceof SessionExpiredError) finish('session-ended');
+          else {
+            log('%s: watching %s failed: %s', this.lockPath, path, (error as Error).message);
+            // Connection problems: list again once the connection is back.
+            void this.coordinator.nextStateChange(AbortSignal.timeout(250)).then(() => finish('retry'));
+          }
+        },
+      );
+    });
+  }
+
+  /** Lists contenders in order. */
+  async contenders(session: ZkSession): Promise<ContenderNode[]> {
+    const children = await session
+      .getChildren(this.lockPath, { timeoutMs: this.requestTimeoutMs })
+      .catch((error: unknown) => {
+        if (isZkCode(error, ZK_CODES.NO_NODE)) return [];
+        throw error;
+      });
+    return sortContenders(children);
+  }
+
+  /**
+   * Deletes a node until it is gone (Curator's guaranteed delete): retries connection problems
+   * while a session is available; NO_NODE counts as done. Prefers `session` (the owner) while it
+   * lives, else the current session.
+   */
+  async deleteNode(nodePath: string, session?: ZkSession): Promise<void> {
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      let target = session && !session.ended ? session : undefined;
+      try {
+        target ??= await this.coordinator.connectedSession('delete', {});
+        await target.remove(nodePath, -1, { timeoutMs: this.requestTimeoutMs });
+        return;
+      } catch (error) {
+        if (isZkCode(error, ZK_CODES.NO_NODE)) return;
+        if (this.coordinator.state === 'closed') return; // closing the session deletes it
+        if (!isConnectionProblem(error) && !(error instanceof SessionExpiredError)) {
+          log('%s: delete of %s failed: %s', this.lockPath, nodePath, (error as Error).message);
+          return;
+        }
+        await delay(backoffDelay({ baseDelayMs: 50, maxDelayMs: 1000, maxRetries: 50 }, attempt));
+      }
+    }
+  }
+}

@@ -1,0 +1,462 @@
+/**
+ * The Coordinator owns the ZooKeeper session: it connects, runs the heartbeat and watchdog that
+ * node-zookeeper-client lacks, opens a new session after expiry, and computes the lease (how
+ * long ownership is guaranteed) from the send times of answered requests.
+ */
+import { EventEmitter } from 'eventemitter3';
+import {
+  ConnectionLossError,
+  ConnectTimeoutError,
+  CoordinatorClosedError,
+  NotStartedError,
+  RequestTimeoutError,
+  ZooKeeperDisabledError,
+  ZooKeeperError,
+} from '../errors.js';
+import { throwIfAborted, delay } from '../util/abort.js';
+import { backoffDelay, type BackoffPolicy } from '../util/backoff.js';
+import { monotonicNow, monotonicToEpoch } from '../util/clock.js';
+import { logger } from '../util/log.js';
+import { parentOf, validatePath } from '../util/paths.js';
+import { native, ZK_CODES, type NativeACL } from '../zk/native.js';
+import { ZkSession, type SessionEnd } from '../zk/zk-session.js';
+import { SharedReentrantLock, type LockOptions } from '../lock/shared-reentrant-lock.js';
+import {
+  optionsFromEnv,
+  resolveCoordinatorOptions,
+  type CoordinatorOptions,
+  type ResolvedCoordinatorOptions,
+} from './options.js';
+
+const log = logger('coordinator');
+
+/** Connection state of a {@link Coordinator}. */
+export type CoordinatorState = 'idle' | 'connecting' | 'connected' | 'suspended' | 'closed' | 'disabled';
+
+/** Why a session was lost. */
+export type SessionLossReason = 'expired' | 'timeout' | 'auth-failed';
+
+/** Events of a {@link Coordinator} (eventemitter3). */
+export interface CoordinatorEvents {
+  /** A session was established: the first one, or a new one after `lost`. */
+  connected: (info: { sessionId: string; sessionTimeoutMs: number }) => void;
+  /** No answer for suspendAfterMs, or the connection dropped: ownership may be lost. */
+  suspended: (info: { sessionId: string }) => void;
+  /** The same session is answering again after `suspended`. */
+  reconnected: (info: { sessionId: string }) => void;
+  /** The session is gone (expired, or unanswered for longer than S); its locks are lost for good. */
+  lost: (info: { sessionId: string | undefined; reason: SessionLossReason }) => void;
+  /** close() completed. */
+  closed: () => void;
+}
+
+/** Timing in force for the current session, all in ms. */
+export interface SessionTiming {
+  /** The negotiated session timeout S. */
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  suspendAfterMs: number;
+  leaseMarginMs: number;
+  requestTimeoutMs: number;
+}
+
+/** Options of calls that wait. */
+export interface WaitOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal | undefined;
+}
+
+export class Coordinator extends EventEmitter<CoordinatorEvents> {
+  private readonly options: ResolvedCoordinatorOptions;
+  private currentSession: ZkSession | undefined;
+  private stateValue: CoordinatorState;
+  private watchdog: NodeJS.Timeout | undefined;
+  private heartbeatInFlight = false;
+  private startPromise: Promise<void> | undefined;
+  private closePromise: Promise<void> | undefined;
+  private readonly closeHooks = new Set<() => void>();
+  /** Settled whenever the state changes; lets waiters re-check without polling. */
+  private stateWaiters = new Set<() => void>();
+
+  constructor(options: CoordinatorOptions) {
+    super();
+    this.options = resolveCoordinatorOptions(options);
+    this.stateValue = this.options.disabled ? 'disabled' : 'idle';
+  }
+
+  /**
+   * Builds a Coordinator from `ZOOKEEPER_CONNECT_STRING` (default 127.0.0.1:2181),
+   * `ZOOKEEPER_SESSION_TIMEOUT_MS` and `ZOOKEEPER_DISABLED`; `overrides` win over the environment.
+   */
+  static fromEnv(
+    env: Record<string, string | undefined> = process.env,
+    overrides: Partial<CoordinatorOptions> = {},
+  ): Coordinator {
+    return new Coordinator({ ...optionsFromEnv(env), ...overrides });
+  }
+
+  get state(): CoordinatorState {
+    return this.stateValue;
+  }
+
+  get connectString(): string {
+    return this.options.connectString;
+  }
+
+  get disabled(): boolean {
+    return this.options.disabled;
+  }
+
+  /** Current session id (16 hex digits), undefined before the first session. */
+  get sessionId(): string | undefined {
+    return this.currentSession?.sessionId;
+  }
+
+  /** The negotiated session timeout S (the requested one before the first session). */
+  get sessionTimeoutMs(): number {
+    return this.currentSession?.timeoutMs ?? this.options.sessionTimeoutMs;
+  }
+
+  /** Heartbeat, suspension, margin and request timeout derived from the negotiated S. */
+  get timing(): SessionTiming {
+    return this.timingFor(this.sessionTimeoutMs);
+  }
+
+  private timingFor(sessionTimeoutMs: number): SessionTiming {
+    const o = this.options;
+    return {
+      sessionTimeoutMs,
+      heartbeatIntervalMs: o.heartbeatIntervalMs ?? Math.max(10, Math.floor(sessionTimeoutMs / 6)),
+      suspendAfterMs: o.suspendAfterMs ?? Math.floor(sessionTimeoutMs / 2),
+      leaseMarginMs: Math.min(
+        o.leaseMarginMs ?? Math.max(Math.floor(sessionTimeoutMs / 10), 500),
+        sessionTimeoutMs,
+      ),
+      requestTimeoutMs: o.requestTimeoutMs ?? sessionTimeoutMs,
+    };
+  }
+
+  /**
+   * Epoch ms until which the current session is guaranteed alive at the servers:
+   * send time of the newest answered request + S - margin. 0 when there is no live session.
+   */
+  ownershipDeadline(): number {
+    const session = this.currentSession;
+    return session ? monotonicToEpoch(this.leaseDeadline(session)) : 0;
+  }
+
+  /** Monotonic lease deadline of a session (-Infinity once it ended). @internal */
+  leaseDeadline(session: ZkSession): number {
+    if (session.ended || !session.wasConnected) return Number.NEGATIVE_INFINITY;
+    const timing = this.timingFor(session.timeoutMs);
+    return session.lastAnsweredSendTime + timing.sessionTimeoutMs - timing.leaseMarginMs;
+  }
+
+  /** Backoff for retried requests. @internal */
+  get retryPolicy(): BackoffPolicy {
+    return this.options.retry;
+  }
+
+  /** The live session, if any. @internal */
+  get session(): ZkSession | undefined {
+    return this.currentSession;
+  }
+
+  /** Resolves once the first session is established; rejects with ConnectTimeoutError after connectTimeoutMs. */
+  start(): Promise<void> {
+    if (this.options.disabled) return Promise.resolve();
+    if (this.stateValue === 'closed') return Promise.reject(new CoordinatorClosedError('start()'));
+    this.startPromise ??= this.connectFirstSession();
+    return this.startPromise;
+  }
+
+  private async connectFirstSession(): Promise<void> {
+    this.setState('connecting');
+    const session = this.openSession();
+    this.startWatchdog();
+    const connected = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), this.options.connectTimeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      session.once('connected', done);
+      this.closeHooks.add(() => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+    });
+    if (this.stateValue === 'closed') throw new CoordinatorClosedError('start()');
+    if (!connected) {
+      this.stopWatchdog();
+      await session.end('closed');
+      this.currentSession = undefined;
+      this.startPromise = undefined;
+      this.setState('idle');
+      throw new ConnectTimeoutError(this.options.connectString, this.options.connectTimeoutMs);
+    }
+  }
+
+  private openSession(): ZkSession {
+    const session = new ZkSession({
+      connectString: this.options.connectString,
+      sessionTimeoutMs: this.options.sessionTimeoutMs,
+      auth: this.options.auth,
+    });
+    this.currentSession = session;
+    this.heartbeatInFlight = false;
+    let announced = false;
+    session.on('connected', () => {
+      if (this.currentSession !== session || this.stateValue === 'closed') return;
+      const sessionId = session.sessionId ?? '';
+      this.setState('connected');
+      if (!announced) {
+        announced = true;
+        log('session %s established, negotiated timeout %d ms', sessionId, session.timeoutMs);
+        this.emit('connected', { sessionId, sessionTimeoutMs: session.timeoutMs });
+      } else {
+        log('session %s reconnected', sessionId);
+        this.emit('reconnected', { sessionId });
+      }
+      this.sendHeartbeat(session);
+    });
+    session.on('disconnected', () => this.suspend(session, 'disconnected'));
+    session.on('ended', (reason) => this.onSessionEnded(session, reason));
+    session.connect();
+    return session;
+  }
+
+  private suspend(session: ZkSession, why: string): void {
+    if (this.currentSession !== session || this.stateValue !== 'connected') return;
+    log('session %s suspended (%s)', session.sessionId, why);
+    this.setState('suspended');
+    this.emit('suspended', { sessionId: session.sessionId ?? '' });
+  }
+
+  private onSessionEnded(session: ZkSession, reason: SessionEnd): void {
+    if (this.currentSession !== session || reason === 'closed' || this.stateValue === 'closed') return;
+    const lossReason: SessionLossReason =
+      reason === 'expired' ? 'expired' : reason === 'gave-up' ? 'timeout' : 'auth-failed';
+    log('session %s lost (%s)', session.sessionId, lossReason);
+    this.setState('connecting');
+    this.emit('lost', { sessionId: session.sessionId, reason: lossReason });
+    // A 'lost' listener may have closed the coordinator.
+    if ((this.stateValue as CoordinatorState) === 'closed') return;
+    if (reason === 'auth-failed') {
+      // Retrying with the same credentials would fail again.
+      void this.close();
+      return;
+    }
+    this.openSession();
+  }
+
+  private startWatchdog(): void {
+    // Ticks often enough to notice S/2 of silence within about S/12.
+    const tickMs = Math.max(20, Math.min(500, Math.floor(this.options.sessionTimeoutMs / 12)));
+    this.watchdog = setInterval(() => this.watchdogTick(), tickMs);
+  }
+
+  private stopWatchdog(): void {
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = undefined;
+  }
+
+  /** The heartbeat and watchdog (see DESIGN.md, Session and lease). */
+  private watchdogTick(): void {
+    const session = this.currentSession;
+    if (!session || session.ended) return;
+    const now = monotonicNow();
+    const timing = this.timingFor(session.timeoutMs);
+    if (session.wasConnected && now - session.lastAnsweredSendTime > timing.sessionTimeoutMs) {
+      // Nothing answered for S: the server may have expired the session. Give it up (as Curator
+      // does) rather than resume it unknowingly: every lock it held is lost.
+      log(
+        'session %s unanswered for %d ms (S = %d): giving it up',
+        session.sessionId,
+        Math.round(now - session.lastAnsweredSendTime),
+        timing.sessionTimeoutMs,
+      );
+      void session.end('gave-up');
+      return;
+    }
+    if (session.isConnected) {
+      const silentFor = now - Math.max(session.lastAnsweredSendTime, session.lastTransitionTime);
+      if (silentFor > timing.suspendAfterMs) {
+        // The client still says "connected", but nothing was answered: a silent partition.
+        this.suspend(session, `no answer for ${Math.round(silentFor)} ms`);
+        session.dropConnection();
+        return;
+      }
+      if (now - session.lastAnsweredSendTime >= timing.heartbeatIntervalMs) this.sendHeartbeat(session);
+    } else if (now - session.lastTransitionTime > Math.max(100, timing.suspendAfterMs / 2)) {
+      // A connect attempt that hangs (the client has no timeout once TCP connected): next server.
+      session.dropConnection();
+    }
+  }
+
+  private sendHeartbeat(session: ZkSession): void {
+    if (this.heartbeatInFlight || session.ended) return;
+    this.heartbeatInFlight = true;
+    const timing = this.timingFor(session.timeoutMs);
+    session
+      .exists('/', { timeoutMs: timing.suspendAfterMs })
+      .catch((error: unknown) =>
+        log('heartbeat failed: %s', error instanceof Error ? error.message : String(error)),
+      )
+      .finally(() => {
+        if (this.currentSession === session) this.heartbeatInFlight = false;
+      });
+  }
+
+  private setState(state: CoordinatorState): void {
+    if (this.stateValue === state) return;
+    this.stateValue = state;
+    const waiters = this.stateWaiters;
+    this.stateWaiters = new Set();
+    for (const wake of waiters) wake();
+  }
+
+  /** Resolves when the state changes (or the signal aborts). @internal */
+  nextStateChange(signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        signal?.removeEventListener('abort', wake);
+        this.stateWaiters.delete(wake);
+        resolve();
+      };
+      this.stateWaiters.add(wake);
+      signal?.addEventListener('abort', wake, { once: true });
+    });
+  }
+
+  /** Resolves with the live, connected session; waits for one up to the timeout. @internal */
+  async connectedSession(operation: string, options: WaitOptions = {}): Promise<ZkSession> {
+    const deadline = monotonicNow() + (options.timeoutMs ?? this.timing.requestTimeoutMs);
+    for (;;) {
+      this.assertUsable(operation);
+      throwIfAborted(options.signal, operation);
+      const session = this.currentSession;
+      if (session && !session.ended && session.isConnected && this.stateValue === 'connected') return session;
+      const remaining = deadline - monotonicNow();
+      if (remaining <= 0) throw new ConnectionLossError(`${operation}: no connected ZooKeeper session`);
+      const timeout = AbortSignal.timeout(Math.ceil(remaining));
+      const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+      await this.nextStateChange(signal);
+    }
+  }
+
+  /** Throws unless the coordinator can serve requests. @internal */
+  assertUsable(operation: string): void {
+    if (this.options.disabled) throw new ZooKeeperDisabledError(operation);
+    if (this.stateValue === 'closed') throw new CoordinatorClosedError(operation);
+    if (this.stateValue === 'idle' || !this.currentSession) throw new NotStartedError(operation);
+  }
+
+  /**
+   * Runs an idempotent request against the current session, retrying after connection loss and
+   * request timeouts with backoff and jitter, within `timeoutMs`. @internal
+   */
+  async retrying<T>(
+    operation: string,
+    options: WaitOptions,
+    run: (session: ZkSession, requestTimeoutMs: number) => Promise<T>,
+  ): Promise<T> {
+    const timeoutMs = options.timeoutMs ?? this.timing.requestTimeoutMs;
+    const deadline = monotonicNow() + timeoutMs;
+    for (let attempt = 0; ; attempt += 1) {
+      const remaining = deadline - monotonicNow();
+      const session = await this.connectedSession(operation, {
+        timeoutMs: Math.max(0, remaining),
+        signal: options.signal,
+      });
+      try {
+        return await run(
+          session,
+          Math.max(1, Math.min(this.timing.requestTimeoutMs, deadline - monotonicNow())),
+        );
+      } catch (error) {
+        const retriable = error instanceof ConnectionLossError || error instanceof RequestTimeoutError;
+        if (!retriable || attempt >= this.options.retry.maxRetries || monotonicNow() >= deadline) throw error;
+        log('%s: %s, retry %d', operation, (error as Error).message, attempt + 1);
+        await delay(
+          Math.min(backoffDelay(this.options.retry, attempt), Math.max(0, deadline - monotonicNow())),
+          options.signal,
+        );
+      }
+    }
+  }
+
+  /**
+   * Creates `path` and its missing ancestors as persistent nodes (CONTAINER mode is not
+   * available in node-zookeeper-client). Existing nodes are fine. @internal
+   */
+  async ensurePath(
+    path: string,
+    acl: NativeACL[] = native.ACL.OPEN_ACL_UNSAFE,
+    options: WaitOptions = {},
+  ): Promise<void> {
+    validatePath(path);
+    const missing: string[] = [];
+    for (let p = path; p !== '/'; p = parentOf(p)) missing.unshift(p);
+    for (const node of missing) {
+      await this.retrying('ensurePath', options, async (session, timeoutMs) => {
+        try {
+          await session.create(node, Buffer.alloc(0), acl, native.CreateMode.PERSISTENT, {
+            timeoutMs,
+            signal: options.signal,
+          });
+        } catch (error) {
+          if (!(error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NODE_EXISTS)) throw error;
+        }
+      });
+    }
+  }
+
+  /**
+   * A lock on `path` (Curator InterProcessMutex protocol). Cheap: nothing is sent until acquire().
+   */
+  createLock(path: string, options: LockOptions = {}): SharedReentrantLock {
+    if (this.options.disabled) throw new ZooKeeperDisabledError(`createLock(${JSON.stringify(path)})`);
+    if (this.stateValue === 'closed') throw new CoordinatorClosedError('createLock()');
+    return new SharedReentrantLock(this, path, options);
+  }
+
+  /** Registers cleanup to run on close(). @internal */
+  onClose(hook: () => void): () => void {
+    this.closeHooks.add(hook);
+    return () => this.closeHooks.delete(hook);
+  }
+
+  /**
+   * Closes the session (the server then deletes this client's lock nodes at once) and clears
+   * every timer and socket, so the process can exit. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closePromise ??= this.doClose();
+    return this.closePromise;
+  }
+
+  private async doClose(): Promise<void> {
+    const wasDisabled = this.options.disabled;
+    this.setState('closed');
+    this.stopWatchdog();
+    for (const hook of [...this.closeHooks]) {
+      try {
+        hook();
+      } catch (error) {
+        log('close hook failed: %O', error);
+      }
+    }
+    this.closeHooks.clear();
+    const session = this.currentSession;
+    if (session && !wasDisabled) await session.end('closed', true);
+    log('closed');
+    this.emit('closed');
+    this.removeAllListeners();
+  }
+
+  /** `await using coordinator = ...` closes it at scope exit. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

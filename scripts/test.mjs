@@ -1,0 +1,23 @@
+// Runs every spec/**/*.spec.ts file with node's test runner (through tsx), two files at a time.
+// Each spec file starts its own ZooKeeper (spec/support), so files are independent processes.
+// Usage: npm test [-- spec/some.spec.ts ...]
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+function findSpecs(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return entry.name === 'support' ? [] : findSpecs(path);
+    return entry.name.endsWith('.spec.ts') ? [path] : [];
+  });
+}
+
+const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : findSpecs('spec').sort();
+const concurrency = process.env.TEST_CONCURRENCY ?? '2';
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=180000', ...files],
+  { stdio: 'inherit' },
+);
+process.exit(result.status ?? 1);
