@@ -20,6 +20,15 @@ export type {
   LockLossReason,
   LockOptions,
 } from './lock/shared-reentrant-lock.js';
+export { LeaderSelector } from './leader/leader-selector.js';
+export type {
+  LeaderCallback,
+  LeaderSelectorEvents,
+  LeaderSelectorOptions,
+  LeaderSelectorPathOptions,
+  LeaderSelectorState,
+} from './leader/leader-selector.js';
+export type { Control, LeadershipLossReason } from './leader/control.js';
 export { digestId } from './lock/acl.js';
 export type { AclEntry, AclPermission } from './lock/acl.js';
 export type { ContenderImplementation } from './lock/contenders.js';

@@ -198,6 +198,16 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
       this.emit('released', { path: this.path, node: acquisition.node.nodeName });
   }
 
+  /** Releases an acquisition completely, whatever the calling flow. @internal */
+  releaseHeld(acquisition: Acquisition): Promise<void> {
+    return this.releaseAcquisition(acquisition, true);
+  }
+
+  /** @internal */
+  get coordinatorRef(): Coordinator {
+    return this.coordinator;
+  }
+
   /** The current flow's acquisition, if any. @internal */
   acquisitionOfCurrentFlow(): Acquisition | undefined {
     const flow = currentFlow();
@@ -383,6 +393,11 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
         if (acquisition.status === 'held') this.scheduleVerification(acquisition);
       });
     }, this.verifyIntervalMs);
+  }
+
+  /** Verifies an acquisition against the server now. @internal */
+  verifyAcquisition(acquisition: Acquisition, maxWaitMs?: number): Promise<OwnershipStatus | 'OK'> {
+    return this.verify(acquisition, maxWaitMs);
   }
 
   /** One verification round trip: our node's data and the listing, pipelined. */

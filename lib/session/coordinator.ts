@@ -21,6 +21,7 @@ import { parentOf, validatePath } from '../util/paths.js';
 import { native, ZK_CODES, type NativeACL } from '../zk/native.js';
 import { ZkSession, type SessionEnd } from '../zk/zk-session.js';
 import { SharedReentrantLock, type LockOptions } from '../lock/shared-reentrant-lock.js';
+import { LeaderSelector, type LeaderSelectorPathOptions } from '../leader/leader-selector.js';
 import {
   optionsFromEnv,
   resolveCoordinatorOptions,
@@ -419,6 +420,12 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (this.options.disabled) throw new ZooKeeperDisabledError(`createLock(${JSON.stringify(path)})`);
     if (this.stateValue === 'closed') throw new CoordinatorClosedError('createLock()');
     return new SharedReentrantLock(this, path, options);
+  }
+
+  /** A LeaderSelector on its own lock at `path`; call start() on it. */
+  createLeaderSelector(path: string, options: LeaderSelectorPathOptions): LeaderSelector {
+    const { id, ...rest } = options;
+    return new LeaderSelector({ ...rest, lock: this.createLock(path, id === undefined ? {} : { id }) });
   }
 
   /** Registers cleanup to run on close(). @internal */

@@ -1,0 +1,292 @@
+/**
+ * LeaderSelector: tw-leader-selector's non-blocking LeaderSelectorV2 on a SharedReentrantLock.
+ * State machine: idle -> contending -> leading -> releasing -> (contending | stopped).
+ * The leader callback runs once per term; the selector never interrupts it, it aborts the
+ * term's signal the moment leadership may be lost, so the leader stops before anyone else can
+ * become leader (the lease ends before the server can expire the session).
+ */
+import { EventEmitter } from 'eventemitter3';
+import { AbortError, InvalidOptionError, SelectorRunningError, StopTimeoutError } from '../errors.js';
+import type { Coordinator } from '../session/coordinator.js';
+import { delay } from '../util/abort.js';
+import { monotonicNow } from '../util/clock.js';
+import { logger } from '../util/log.js';
+import { Flow, runInFlow } from '../lock/flow.js';
+import type { Acquisition, LockLossReason, SharedReentrantLock } from '../lock/shared-reentrant-lock.js';
+import { TermControl, type Control, type LeadershipLossReason } from './control.js';
+
+const log = logger('leader');
+
+/** The leader callback: do the work of one term, return when `control.shouldStop()`. */
+export type LeaderCallback = (control: Control) => Promise<void> | void;
+
+/** Options of {@link LeaderSelector}. */
+export interface LeaderSelectorOptions {
+  /** The lock that decides leadership (one selector per lock instance is typical). */
+  lock: SharedReentrantLock;
+  /** Runs once per term while this process leads. */
+  leader: LeaderCallback;
+  /** How often a leader verifies its node (first, our id) and the lease (default 2000 ms). */
+  tickMs?: number;
+  /** At most one term start per this many ms (default 2000). */
+  minimumWorkTimeMs?: number;
+  /** Stop the selector after this many terms (default: never). */
+  workIterationsUntilStop?: number;
+  /** Pause after a throwing callback or a failed acquire before contending again (default 1000 ms). */
+  errorBackoffMs?: number;
+}
+
+/** Options of {@link Coordinator.createLeaderSelector}: the lock is made from the path. */
+export type LeaderSelectorPathOptions = Omit<LeaderSelectorOptions, 'lock'> & { id?: string };
+
+/** State of a {@link LeaderSelector}. */
+export type LeaderSelectorState = 'idle' | 'contending' | 'leading' | 'releasing' | 'stopped';
+
+/** Events of a {@link LeaderSelector} (eventemitter3). */
+export interface LeaderSelectorEvents {
+  leadershipAcquired: (info: { term: number; fencingToken: bigint }) => void;
+  leadershipLost: (info: { term: number; reason: LeadershipLossReason }) => void;
+  /** A throwing callback or a failed acquire; the selector keeps running. */
+  error: (error: unknown) => void;
+  stopped: () => void;
+  stateChanged: (state: LeaderSelectorState) => void;
+}
+
+const LOCK_LOSS: Record<LockLossReason, LeadershipLossReason> = {
+  sessionExpired: 'sessionExpired',
+  connectionLost: 'connectionLost',
+  nodeDeleted: 'nodeChanged',
+  nodeChanged: 'nodeChanged',
+};
+
+function checkMs(name: string, value: number | undefined, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 2 ** 31 - 1) {
+    throw new InvalidOptionError(name, `must be an integer number of ms >= ${min}, got ${String(value)}`);
+  }
+  return value;
+}
+
+export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
+  readonly lock: SharedReentrantLock;
+  private readonly leader: LeaderCallback;
+  private readonly tickMs: number;
+  private readonly minimumWorkTimeMs: number;
+  private readonly workIterationsUntilStop: number | undefined;
+  private readonly errorBackoffMs: number;
+  private stateValue: LeaderSelectorState = 'idle';
+  private stopController: AbortController | undefined;
+  private running: Promise<void> | undefined;
+  private currentControl: TermControl | undefined;
+  private callbackRunning = false;
+  private termCounter = 0;
+
+  constructor(options: LeaderSelectorOptions) {
+    super();
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidOptionError('options', 'must be an object');
+    if (!options.lock || typeof options.lock.acquire !== 'function') {
+      throw new InvalidOptionError('lock', 'pass a lock from coordinator.createLock(path)');
+    }
+    if (typeof options.leader !== 'function')
+      throw new InvalidOptionError('leader', 'must be a function (control) => ...');
+    this.lock = options.lock;
+    this.leader = options.leader;
+    this.tickMs = checkMs('tickMs', options.tickMs, 2000, 10);
+    this.minimumWorkTimeMs = checkMs('minimumWorkTimeMs', options.minimumWorkTimeMs, 2000);
+    this.errorBackoffMs = checkMs('errorBackoffMs', options.errorBackoffMs, 1000);
+    if (options.workIterationsUntilStop !== undefined) {
+      checkMs('workIterationsUntilStop', options.workIterationsUntilStop, 0, 1);
+    }
+    this.workIterationsUntilStop = options.workIterationsUntilStop;
+  }
+
+  get state(): LeaderSelectorState {
+    return this.stateValue;
+  }
+
+  /** Starts contending in the background; returns at once. Throws while running or stopping. */
+  start(): void {
+    if (this.running) throw new SelectorRunningError(this.stateValue);
+    const controller = new AbortController();
+    this.stopController = controller;
+    this.setState('contending');
+    this.running = runInFlow(new Flow(), () => this.run(controller.signal)).finally(() => {
+      this.running = undefined;
+      this.setState('stopped');
+      this.emit('stopped');
+    });
+  }
+
+  /**
+   * Stops gracefully: aborts a pending acquire at once, or asks the leader to stop and waits for
+   * its callback to return and the lock to be released. Rejects with StopTimeoutError after
+   * `timeoutMs` (the selector still stops in the background).
+   */
+  async stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    const running = this.running;
+    this.stopController?.abort('stop');
+    this.currentControl?.end('stop');
+    if (!running) return;
+    if (options.timeoutMs === undefined) {
+      await running;
+      return;
+    }
+    if (!(await this.waitUntilStopped(options.timeoutMs))) throw new StopTimeoutError(options.timeoutMs);
+  }
+
+  /** True once start() was called and the selector has fully stopped (or never started). */
+  hasStopped(): boolean {
+    return this.running === undefined;
+  }
+
+  /** Waits up to maxWaitMs for the selector to stop; resolves with hasStopped(). */
+  async waitUntilStopped(maxWaitMs: number): Promise<boolean> {
+    const running = this.running;
+    if (!running) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, maxWaitMs);
+    });
+    await Promise.race([running, timeout]);
+    clearTimeout(timer);
+    return this.hasStopped();
+  }
+
+  /** True while the leader callback is running (tw had this inverted). */
+  isWorking(): boolean {
+    return this.callbackRunning;
+  }
+
+  /** True while this selector leads and its ownership is intact. */
+  isLeader(): boolean {
+    return (
+      this.stateValue === 'leading' && this.currentControl !== undefined && !this.currentControl.shouldStop()
+    );
+  }
+
+  /** The current term's Control (undefined when not leading). */
+  get control(): Control | undefined {
+    return this.currentControl;
+  }
+
+  private setState(state: LeaderSelectorState): void {
+    if (this.stateValue === state) return;
+    log('%s: %s -> %s', this.lock.path, this.stateValue, state);
+    this.stateValue = state;
+    this.emit('stateChanged', state);
+  }
+
+  private async run(stopSignal: AbortSignal): Promise<void> {
+    let lastTermStart = Number.NEGATIVE_INFINITY;
+    let terms = 0;
+    while (!stopSignal.aborted) {
+      this.setState('contending');
+      const wait = lastTermStart + this.minimumWorkTimeMs - monotonicNow();
+      if (wait > 0 && !(await delay(wait, stopSignal))) break;
+      let acquired: boolean;
+      try {
+        acquired = await this.lock.acquire({ signal: stopSignal });
+      } catch (error) {
+        if (error instanceof AbortError || stopSignal.aborted) break;
+        log('%s: acquire failed: %O', this.lock.path, error);
+        this.emit('error', error);
+        await delay(this.errorBackoffMs, stopSignal);
+        continue;
+      }
+      if (!acquired) continue;
+      const acquisition = this.lock.acquisitionOfCurrentFlow();
+      if (!acquisition) continue;
+      lastTermStart = monotonicNow();
+      const failed = await this.runTerm(acquisition, stopSignal);
+      terms += 1;
+      if (this.workIterationsUntilStop !== undefined && terms >= this.workIterationsUntilStop) break;
+      if (failed && !stopSignal.aborted) await delay(this.errorBackoffMs, stopSignal);
+    }
+  }
+
+  /** One term: watch ownership, run the callback, release. Resolves true if the callback threw. */
+  private async runTerm(acquisition: Acquisition, stopSignal: AbortSignal): Promise<boolean> {
+    this.termCounter += 1;
+    const term = this.termCounter;
+    const lock = this.lock;
+    const control = new TermControl(
+      term,
+      acquisition.node.czxid,
+      () => lock.isOwnedNow(acquisition),
+      () => lock.deadlineOf(acquisition),
+    );
+    this.currentControl = control;
+    const stopWatching = this.watchOwnership(acquisition, control, stopSignal);
+    this.setState('leading');
+    this.emit('leadershipAcquired', { term, fencingToken: acquisition.node.czxid });
+    let failed = false;
+    this.callbackRunning = true;
+    try {
+      await this.leader(control);
+    } catch (error) {
+      failed = true;
+      log('%s: leader callback threw in term %d: %O', lock.path, term, error);
+      this.emit('error', error);
+    } finally {
+      this.callbackRunning = false;
+    }
+    control.end(stopSignal.aborted ? 'stop' : 'leaderReturned');
+    stopWatching();
+    this.setState('releasing');
+    this.currentControl = undefined;
+    this.emit('leadershipLost', { term, reason: control.reason ?? 'leaderReturned' });
+    try {
+      if (acquisition.status !== 'released') await lock.releaseHeld(acquisition);
+    } catch (error) {
+      log('%s: release failed: %O', lock.path, error);
+      this.emit('error', error);
+    }
+    return failed;
+  }
+
+  /**
+   * Ends the term the moment ownership may be lost: lock loss events, coordinator suspension,
+   * the lease deadline (a timer, not the callback's next poll), and a verification every tickMs.
+   */
+  private watchOwnership(
+    acquisition: Acquisition,
+    control: TermControl,
+    stopSignal: AbortSignal,
+  ): () => void {
+    const lock = this.lock;
+    const coordinator: Coordinator = lock.coordinatorRef;
+    const onLost = (info: { node: string; reason: LockLossReason }): void => {
+      if (info.node === acquisition.node.nodeName) control.end(LOCK_LOSS[info.reason]);
+    };
+    const onSuspended = (): void => control.end('connectionLost');
+    const onSessionLost = (): void => control.end('sessionExpired');
+    const onStop = (): void => control.end('stop');
+    lock.on('lost', onLost);
+    coordinator.on('suspended', onSuspended);
+    coordinator.on('lost', onSessionLost);
+    stopSignal.addEventListener('abort', onStop, { once: true });
+    let deadlineTimer: NodeJS.Timeout | undefined;
+    const armDeadline = (): void => {
+      if (control.shouldStop()) return;
+      const remaining = lock.deadlineOf(acquisition) - Date.now();
+      deadlineTimer = setTimeout(armDeadline, Math.max(1, Math.min(remaining + 1, 2 ** 31 - 1)));
+    };
+    armDeadline();
+    const tick = setInterval(() => {
+      if (control.shouldStop()) return;
+      void lock.verifyAcquisition(acquisition, this.tickMs).then((status) => {
+        if (status === 'SERVER_SIDE_ID_DIFFERENT') control.end('nodeChanged');
+        else if (status !== 'OK') control.shouldStop();
+      });
+    }, this.tickMs);
+    return () => {
+      clearInterval(tick);
+      if (deadlineTimer) clearTimeout(deadlineTimer);
+      lock.off('lost', onLost);
+      coordinator.off('suspended', onSuspended);
+      coordinator.off('lost', onSessionLost);
+      stopSignal.removeEventListener('abort', onStop);
+    };
+  }
+}
