@@ -201,7 +201,7 @@ export class LockInternals {
         return { node, children };
       } catch (error) {
         if (isZkCode(error, ZK_CODES.NO_NODE)) {
-          await this.coordinator.ensurePath(this.lockPath, undefined, { signal: options.signal });
+          await this.coordinator.ensurePath(this.lockPath, this.acl, { signal: options.signal });
           continue;
         }
         if (isConnectionProblem(error) || error instanceof SessionExpiredError) {
@@ -273,6 +273,11 @@ export class LockInternals {
         ? setTimeout(() => finish('timeout'), Math.max(0, remaining))
         : undefined;
       options.signal?.addEventListener('abort', onAbort, { once: true });
+      // An abort that came while we listed the children fires no event any more.
+      if (options.signal?.aborted) {
+        finish('aborted');
+        return;
+      }
       session.once('ended', onEnded);
       session.getData(path, { timeoutMs: this.requestTimeoutMs }, watcher).then(
         () => undefined,

@@ -143,7 +143,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
    */
   ownershipDeadline(): number {
     const session = this.currentSession;
-    return session ? monotonicToEpoch(this.leaseDeadline(session)) : 0;
+    const deadline = session ? this.leaseDeadline(session) : Number.NEGATIVE_INFINITY;
+    return Number.isFinite(deadline) ? monotonicToEpoch(deadline) : 0;
   }
 
   /** Monotonic lease deadline of a session (-Infinity once it ended). @internal */
@@ -400,9 +401,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     const missing: string[] = [];
     for (let p = path; p !== '/'; p = parentOf(p)) missing.unshift(p);
     for (const node of missing) {
+      // Only `path` itself gets `acl` (deleting a child needs DELETE on it); ancestors are open.
+      const nodeAcl = node === path ? acl : native.ACL.OPEN_ACL_UNSAFE;
       await this.retrying('ensurePath', options, async (session, timeoutMs) => {
         try {
-          await session.create(node, Buffer.alloc(0), acl, native.CreateMode.PERSISTENT, {
+          await session.create(node, Buffer.alloc(0), nodeAcl, native.CreateMode.PERSISTENT, {
             timeoutMs,
             signal: options.signal,
           });
