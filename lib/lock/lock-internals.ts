@@ -78,8 +78,9 @@ export class LockInternals {
         }
         const session = own.session;
         if (session.ended) {
-          // The session (and with it our node) is gone: start over on a new one.
-          await this.deleteNode(own.nodePath);
+          // The session (and with it our node) is gone: start over on a new one. The server
+          // deletes the node when it expires the session; deleting it now is a courtesy.
+          void this.deleteNode(own.nodePath);
           own = undefined;
           continue;
         }
@@ -126,7 +127,7 @@ export class LockInternals {
         }
       }
     } catch (error) {
-      if (own) await this.deleteNode(own.nodePath, own.session);
+      if (own) await this.deleteNodeWithin(own.nodePath, own.session);
       throw error;
     }
   }
@@ -136,8 +137,21 @@ export class LockInternals {
   }
 
   private async giveUp(own: HeldNode): Promise<undefined> {
-    await this.deleteNode(own.nodePath, own.session);
+    await this.deleteNodeWithin(own.nodePath, own.session);
     return undefined;
+  }
+
+  /**
+   * Deletes our node, waiting at most one request timeout: a timed-out acquire returns close to
+   * its deadline even while disconnected; the delete goes on in the background until done.
+   */
+  async deleteNodeWithin(nodePath: string, session: ZkSession): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.requestTimeoutMs);
+    });
+    await Promise.race([this.deleteNode(nodePath, session), bound]);
+    clearTimeout(timer);
   }
 
   /**

@@ -87,6 +87,7 @@ export class Acquisition {
   verifiedOk = true;
   verifying: Promise<OwnershipStatus | 'OK'> | undefined;
   timer: NodeJS.Timeout | undefined;
+  onSessionEnded: (() => void) | undefined;
   constructor(
     readonly flow: Flow,
     readonly node: HeldNode,
@@ -130,8 +131,6 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
       Buffer.from(this.id, 'utf8'),
       toNativeAcl(options.acl),
     );
-    coordinator.on('lost', () => this.onSessionLost());
-    coordinator.onClose(() => this.onCoordinatorClosed());
   }
 
   /**
@@ -163,7 +162,9 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
       this.acquisitions.set(flow, acquisition);
       this.watchOwnNode(acquisition);
       this.scheduleVerification(acquisition);
-      node.session.once('ended', () => this.markLost(acquisition, 'sessionExpired'));
+      // Expiry, giving up, or close(): every hold of that session is lost.
+      acquisition.onSessionEnded = () => this.markLost(acquisition, 'sessionExpired');
+      node.session.once('ended', acquisition.onSessionEnded);
       log('%s acquired as %s (fencing token %s)', this.path, node.nodeName, node.czxid);
       this.emit('acquired', { path: this.path, node: node.nodeName, fencingToken: node.czxid });
       return true;
@@ -188,10 +189,11 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
     if (acquisition.count > 0) return;
     const wasHeld = acquisition.status === 'held';
     acquisition.status = 'released';
-    if (acquisition.timer) clearTimeout(acquisition.timer);
+    this.detach(acquisition);
     if (this.acquisitions.get(acquisition.flow) === acquisition) this.acquisitions.delete(acquisition.flow);
     if (this.coordinator.state !== 'closed') {
-      await this.internals.deleteNode(acquisition.node.nodePath, acquisition.node.session);
+      // Bounded: while disconnected the delete goes on in the background (guaranteed delete).
+      await this.internals.deleteNodeWithin(acquisition.node.nodePath, acquisition.node.session);
     }
     log('%s released %s', this.path, acquisition.node.nodeName);
     if (wasHeld || acquisition.lossReason)
@@ -450,23 +452,17 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
     acquisition.status = 'lost';
     acquisition.lossReason = reason;
     acquisition.verifiedOk = false;
-    if (acquisition.timer) clearTimeout(acquisition.timer);
+    this.detach(acquisition);
     log('%s: lost %s (%s)', this.path, acquisition.node.nodeName, reason);
     this.emit('lost', { path: this.path, node: acquisition.node.nodeName, reason });
   }
 
-  private onSessionLost(): void {
-    for (const acquisition of this.acquisitions.values()) {
-      if (acquisition.node.session !== this.coordinator.session) this.markLost(acquisition, 'sessionExpired');
-    }
-  }
-
-  private onCoordinatorClosed(): void {
-    for (const acquisition of this.acquisitions.values()) {
-      this.markLost(acquisition, 'sessionExpired');
-      acquisition.status = 'released';
-    }
-    this.acquisitions.clear();
+  /** Stops the verification timer and the session listener of an acquisition. */
+  private detach(acquisition: Acquisition): void {
+    if (acquisition.timer) clearTimeout(acquisition.timer);
+    acquisition.timer = undefined;
+    if (acquisition.onSessionEnded) acquisition.node.session.off('ended', acquisition.onSessionEnded);
+    acquisition.onSessionEnded = undefined;
   }
 
   /** Releases every level of the current flow's hold when used with `await using`. */
