@@ -6,7 +6,13 @@
  * become leader (the lease ends before the server can expire the session).
  */
 import { EventEmitter } from 'eventemitter3';
-import { AbortError, InvalidOptionError, SelectorRunningError, StopTimeoutError } from '../errors.js';
+import {
+  AbortError,
+  CoordinatorClosedError,
+  InvalidOptionError,
+  SelectorRunningError,
+  StopTimeoutError,
+} from '../errors.js';
 import type { Coordinator } from '../session/coordinator.js';
 import { delay } from '../util/abort.js';
 import { monotonicNow } from '../util/clock.js';
@@ -189,6 +195,11 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
         acquired = await this.lock.acquire({ signal: stopSignal });
       } catch (error) {
         if (error instanceof AbortError || stopSignal.aborted) break;
+        if (error instanceof CoordinatorClosedError) {
+          // Nothing to contend with any more; a closed coordinator must let the process exit.
+          log('%s: coordinator closed; selector stops', this.lock.path);
+          break;
+        }
         log('%s: acquire failed: %O', this.lock.path, error);
         this.emit('error', error);
         await delay(this.errorBackoffMs, stopSignal);
@@ -275,10 +286,13 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
     armDeadline();
     const tick = setInterval(() => {
       if (control.shouldStop()) return;
-      void lock.verifyAcquisition(acquisition, this.tickMs).then((status) => {
-        if (status === 'SERVER_SIDE_ID_DIFFERENT') control.end('nodeChanged');
-        else if (status !== 'OK') control.shouldStop();
-      });
+      lock.verifyAcquisition(acquisition, this.tickMs).then(
+        (status) => {
+          if (status === 'SERVER_SIDE_ID_DIFFERENT') control.end('nodeChanged');
+          else if (status !== 'OK') control.shouldStop();
+        },
+        (error: unknown) => log('%s: verification failed: %O', lock.path, error),
+      );
     }, this.tickMs);
     return () => {
       clearInterval(tick);

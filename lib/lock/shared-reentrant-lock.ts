@@ -404,9 +404,14 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
 
   /** One verification round trip: our node's data and the listing, pipelined. */
   private verify(acquisition: Acquisition, maxWaitMs?: number): Promise<OwnershipStatus | 'OK'> {
-    acquisition.verifying ??= this.doVerify(acquisition, maxWaitMs).finally(() => {
-      acquisition.verifying = undefined;
-    });
+    acquisition.verifying ??= this.doVerify(acquisition, maxWaitMs)
+      .catch((error: unknown): OwnershipStatus => {
+        log('%s: verification failed: %O', this.path, error);
+        return 'CONNECTION_LOST';
+      })
+      .finally(() => {
+        acquisition.verifying = undefined;
+      });
     return acquisition.verifying;
   }
 
