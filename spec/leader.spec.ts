@@ -240,6 +240,24 @@ describe('LeaderSelector', () => {
     assert.equal(leader.hasStopped(), true);
   });
 
+  it('stop({ timeoutMs }) rejects with STOP_TIMEOUT when the callback ignores shouldStop, and stops later', async () => {
+    let letGo: () => void = () => undefined;
+    const stubborn = new Promise<void>((resolve) => (letGo = resolve));
+    const selector = a.createLeaderSelector(uniquePath('stubborn'), { leader: () => stubborn });
+    selector.start();
+    await waitFor(() => selector.isWorking());
+    await assert.rejects(selector.stop({ timeoutMs: 100 }), (error: unknown) => {
+      assert.ok(error instanceof ZkLeaderSelectorError);
+      assert.equal(error.code, 'STOP_TIMEOUT');
+      return true;
+    });
+    assert.equal(selector.hasStopped(), false);
+    assert.equal(selector.control?.shouldStop(), true, 'the callback was asked to stop');
+    letGo();
+    assert.equal(await selector.waitUntilStopped(5000), true);
+    assert.equal(selector.isWorking(), false);
+  });
+
   for (const change of ['deleted', 'rewritten'] as const) {
     it(`leader node ${change} by another client: shouldStop within tickMs`, async () => {
       const path = uniquePath(change);
