@@ -26,6 +26,7 @@ export type ErrorCode =
 
 /** Base class of every error raised by zk-leader-selector. */
 export class ZkLeaderSelectorError extends Error {
+  /** Stable error code to switch on (the class name may change, the code does not). */
   readonly code: ErrorCode;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
@@ -38,6 +39,7 @@ export class ZkLeaderSelectorError extends Error {
 /** An option passed to a constructor or method is missing, of the wrong type or out of range. */
 export class InvalidOptionError extends ZkLeaderSelectorError {
   constructor(
+    /** Name of the offending option (or environment variable). */
     readonly option: string,
     message: string,
   ) {
@@ -48,6 +50,7 @@ export class InvalidOptionError extends ZkLeaderSelectorError {
 /** A ZooKeeper path is malformed (relative, empty, trailing slash, `//`, `.` segments...). */
 export class InvalidPathError extends ZkLeaderSelectorError {
   constructor(
+    /** The rejected path. */
     readonly path: string,
     reason: string,
   ) {
@@ -129,6 +132,7 @@ export class ZooKeeperError extends ZkLeaderSelectorError {
     readonly zkCode: number,
     /** ZooKeeper's error name, e.g. `NO_NODE`. */
     readonly zkName: string,
+    /** The path of the failed request, if it had one. */
     readonly path: string | undefined,
     operation: string,
   ) {
@@ -143,6 +147,7 @@ export class ZooKeeperError extends ZkLeaderSelectorError {
 export class AbortError extends ZkLeaderSelectorError {
   constructor(
     message = 'The operation was aborted',
+    /** The AbortSignal's reason. */
     readonly reason?: unknown,
   ) {
     super('ABORTED', message);
@@ -177,6 +182,7 @@ export type OwnershipStatus = 'CONNECTION_LOST' | 'SERVER_SIDE_ID_DIFFERENT' | '
 /** Ownership of a lock could not be confirmed. */
 export class OwnershipError extends ZkLeaderSelectorError {
   constructor(
+    /** Why ownership cannot be confirmed: `CONNECTION_LOST`, `SERVER_SIDE_ID_DIFFERENT` or `NOT_ACQUIRED`. */
     readonly status: OwnershipStatus,
     message: string,
   ) {

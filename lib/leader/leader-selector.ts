@@ -43,18 +43,25 @@ export interface LeaderSelectorOptions {
 }
 
 /** Options of {@link Coordinator.createLeaderSelector}: the lock is made from the path. */
-export type LeaderSelectorPathOptions = Omit<LeaderSelectorOptions, 'lock'> & { id?: string };
+export type LeaderSelectorPathOptions = Omit<LeaderSelectorOptions, 'lock'> & {
+  /** The lock's id (see LockOptions.id). */
+  id?: string;
+};
 
 /** State of a {@link LeaderSelector}. */
 export type LeaderSelectorState = 'idle' | 'contending' | 'leading' | 'releasing' | 'stopped';
 
 /** Events of a {@link LeaderSelector} (eventemitter3). */
 export interface LeaderSelectorEvents {
+  /** A term started: this selector leads. */
   leadershipAcquired: (info: { term: number; fencingToken: bigint }) => void;
+  /** A term ended (its callback returned or leadership may be lost), with the reason. */
   leadershipLost: (info: { term: number; reason: LeadershipLossReason }) => void;
   /** A throwing callback or a failed acquire; the selector keeps running. */
   error: (error: unknown) => void;
+  /** The selector stopped (stop(), workIterationsUntilStop, or its coordinator closed). */
   stopped: () => void;
+  /** Every state transition. */
   stateChanged: (state: LeaderSelectorState) => void;
 }
 
@@ -73,7 +80,13 @@ function checkMs(name: string, value: number | undefined, fallback: number, min 
   return value;
 }
 
+/**
+ * Runs a leader callback on exactly one contender at a time (tw-leader-selector's LeaderSelectorV2):
+ * non-blocking `start()`, graceful `stop()`, one callback run per term, never interrupted: the
+ * callback watches `control.shouldStop()` / `control.signal` and returns.
+ */
 export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
+  /** The lock that decides leadership. */
   readonly lock: SharedReentrantLock;
   private readonly leader: LeaderCallback;
   private readonly tickMs: number;
@@ -107,6 +120,7 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
     this.workIterationsUntilStop = options.workIterationsUntilStop;
   }
 
+  /** Current state: idle, contending, leading, releasing or stopped. */
   get state(): LeaderSelectorState {
     return this.stateValue;
   }
@@ -277,6 +291,17 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
     coordinator.on('suspended', onSuspended);
     coordinator.on('lost', onSessionLost);
     stopSignal.addEventListener('abort', onStop, { once: true });
+    const verify = (): void => {
+      lock.verifyAcquisition(acquisition, this.tickMs).then(
+        (status) => {
+          if (status === 'SERVER_SIDE_ID_DIFFERENT') control.end('nodeChanged');
+          else if (status !== 'OK') control.shouldStop();
+        },
+        (error: unknown) => log('%s: verification failed: %O', lock.path, error),
+      );
+    };
+    // At once (this also sets the watch on our node), then every tick.
+    verify();
     let deadlineTimer: NodeJS.Timeout | undefined;
     const armDeadline = (): void => {
       if (control.shouldStop()) return;
@@ -285,14 +310,7 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
     };
     armDeadline();
     const tick = setInterval(() => {
-      if (control.shouldStop()) return;
-      lock.verifyAcquisition(acquisition, this.tickMs).then(
-        (status) => {
-          if (status === 'SERVER_SIDE_ID_DIFFERENT') control.end('nodeChanged');
-          else if (status !== 'OK') control.shouldStop();
-        },
-        (error: unknown) => log('%s: verification failed: %O', lock.path, error),
-      );
+      if (!control.shouldStop()) verify();
     }, this.tickMs);
     return () => {
       clearInterval(tick);

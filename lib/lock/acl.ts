@@ -11,6 +11,7 @@ export interface AclEntry {
   scheme: string;
   /** `anyone` for world, `user:base64(sha1(user:password))` for digest, an address for ip. */
   id: string;
+  /** `all`, or a list of permissions. */
   permissions: 'all' | readonly AclPermission[];
 }
 

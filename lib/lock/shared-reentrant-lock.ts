@@ -40,14 +40,23 @@ export interface LockOptions {
 }
 
 /** acquire()'s argument: a max wait in ms, or a max wait and an AbortSignal. */
-export type AcquireOptions = number | { timeoutMs?: number; signal?: AbortSignal };
+export type AcquireOptions =
+  | number
+  | {
+      /** Max wait in ms (0: try once; omitted: wait until acquired or aborted). */
+      timeoutMs?: number;
+      /** Aborts the wait: acquire() rejects with AbortError and leaves no node behind. */
+      signal?: AbortSignal;
+    };
 
 /** Why a held lock was lost. */
 export type LockLossReason = 'sessionExpired' | 'connectionLost' | 'nodeDeleted' | 'nodeChanged';
 
 /** Events of a lock (eventemitter3). */
 export interface LockEvents {
+  /** The lock was acquired (the first level of a reentrant hold). */
   acquired: (info: { path: string; node: string; fencingToken: bigint }) => void;
+  /** The last level of a hold was released and its node deleted. */
   released: (info: { path: string; node: string }) => void;
   /** A held acquisition is lost for good; release() still has to be called. */
   lost: (info: { path: string; node: string; reason: LockLossReason }) => void;
@@ -71,11 +80,17 @@ export interface ContenderInfo {
 
 /** A held lock returned by hold(): release it, or let `await using` do it. */
 export interface LockHandle {
+  /** The lock path. */
   readonly path: string;
+  /** The lock node's czxid: strictly increasing across holders; pass it to storage that supports fencing. */
   readonly fencingToken: bigint;
+  /** True while this hold may act as the owner (see SharedReentrantLock.considerAsOwned). */
   considerAsOwned(): boolean;
+  /** Epoch ms until which this hold's ownership is guaranteed (0 when not owned). */
   ownershipDeadline(): number;
+  /** Releases this hold (idempotent). */
   release(): Promise<void>;
+  /** Releases this hold at the end of an `await using` scope. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -88,6 +103,7 @@ export class Acquisition {
   verifying: Promise<OwnershipStatus | 'OK'> | undefined;
   timer: NodeJS.Timeout | undefined;
   onSessionEnded: (() => void) | undefined;
+  nodeWatcher: ((event: NativeEvent) => void) | undefined;
   constructor(
     readonly flow: Flow,
     readonly node: HeldNode,
@@ -96,9 +112,16 @@ export class Acquisition {
 
 const DEFAULT_VERIFY_INTERVAL_MS = 2000;
 
+/**
+ * A distributed, reentrant mutex on a ZooKeeper path, wire-compatible with Apache Curator's
+ * InterProcessMutex. Create it with {@link Coordinator.createLock}; reentrant per async flow.
+ */
 export class SharedReentrantLock extends EventEmitter<LockEvents> {
+  /** The lock path: contender nodes are created below it. */
   readonly path: string;
+  /** This lock's id: stored as its nodes' data and checked at every verification. */
   readonly id: string;
+  /** How often a held lock is verified against the server, in ms. */
   readonly verifyIntervalMs: number;
   private readonly internals: LockInternals;
   private readonly acquisitions = new Map<Flow, Acquisition>();
@@ -160,7 +183,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
       }
       const acquisition = new Acquisition(flow, node);
       this.acquisitions.set(flow, acquisition);
-      this.watchOwnNode(acquisition);
+      acquisition.nodeWatcher = this.ownNodeWatcher(acquisition);
       this.scheduleVerification(acquisition);
       // Expiry, giving up, or close(): every hold of that session is lost.
       acquisition.onSessionEnded = () => this.markLost(acquisition, 'sessionExpired');
@@ -361,9 +384,13 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
 
   // ---- verification ----------------------------------------------------------------------
 
-  /** A data watch on our own node: deletion or a rewrite is seen at once, not at the next tick. */
-  private watchOwnNode(acquisition: Acquisition): void {
-    const watcher = (event: NativeEvent): void => {
+  /**
+   * The data watch every verification sets on our own node: a deletion or rewrite is seen at once,
+   * not at the next verification. Set from the first verification on (not at acquire time, which
+   * would put an extra read in front of a quick release).
+   */
+  private ownNodeWatcher(acquisition: Acquisition): (event: NativeEvent) => void {
+    return (event) => {
       if (acquisition.status !== 'held') return;
       if (event.name === 'NODE_DELETED') this.markLost(acquisition, 'nodeDeleted');
       else {
@@ -371,14 +398,6 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
         void this.verify(acquisition);
       }
     };
-    const session = acquisition.node.session;
-    session
-      .getData(acquisition.node.nodePath, { timeoutMs: this.coordinator.timing.requestTimeoutMs }, watcher)
-      .then(({ data, stat }) => this.checkNodeData(acquisition, data, stat.czxid.readBigInt64BE(0)))
-      .catch((error: unknown) => {
-        if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE)
-          this.markLost(acquisition, 'nodeDeleted');
-      });
   }
 
   private checkNodeData(acquisition: Acquisition, data: Buffer, czxid: bigint): boolean {
@@ -428,7 +447,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
       return 'CONNECTION_LOST';
     }
     const timeoutMs = Math.max(1, Math.min(maxWaitMs ?? Infinity, this.coordinator.timing.requestTimeoutMs));
-    const reading = session.getData(acquisition.node.nodePath, { timeoutMs });
+    const reading = session.getData(acquisition.node.nodePath, { timeoutMs }, acquisition.nodeWatcher);
     const listing = session.getChildren(this.path, { timeoutMs });
     listing.catch(() => undefined);
     try {

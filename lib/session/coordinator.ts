@@ -55,9 +55,13 @@ export interface CoordinatorEvents {
 export interface SessionTiming {
   /** The negotiated session timeout S. */
   sessionTimeoutMs: number;
+  /** Idle time after which a heartbeat request is sent (default S/6). */
   heartbeatIntervalMs: number;
+  /** No answer for this long suspends the connection (default S/2). */
   suspendAfterMs: number;
+  /** Subtracted from the lease for clock-rate drift (default max(10% of S, 500 ms)). */
   leaseMarginMs: number;
+  /** Timeout of one ZooKeeper request (default S). */
   requestTimeoutMs: number;
 }
 
@@ -67,6 +71,20 @@ export interface WaitOptions {
   signal?: AbortSignal | undefined;
 }
 
+/**
+ * One ZooKeeper session per Coordinator: connects, runs the heartbeat and watchdog, opens a new
+ * session after expiry, and computes the lease that bounds ownership. Create locks and leader
+ * selectors from it; `close()` it on shutdown.
+ *
+ * @example
+ * ```ts
+ * const coordinator = new Coordinator({ connectString: '127.0.0.1:2181', sessionTimeoutMs: 15_000 });
+ * await coordinator.start();
+ * const lock = coordinator.createLock('/app/locks/report');
+ * // ...
+ * await coordinator.close();
+ * ```
+ */
 export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private readonly options: ResolvedCoordinatorOptions;
   private currentSession: ZkSession | undefined;
@@ -96,14 +114,17 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     return new Coordinator({ ...optionsFromEnv(env), ...overrides });
   }
 
+  /** Current connection state. */
   get state(): CoordinatorState {
     return this.stateValue;
   }
 
+  /** The connect string in use (`host:port[,host:port...][/chroot]`). */
   get connectString(): string {
     return this.options.connectString;
   }
 
+  /** True in disabled mode (`disabled: true` or `ZOOKEEPER_DISABLED=true`): no connection, no locks. */
   get disabled(): boolean {
     return this.options.disabled;
   }

@@ -31,6 +31,7 @@ import {
 
 const log = logger('session');
 
+/** Credentials sent on every connection (ZooKeeper's addAuthInfo). */
 export interface AuthInfo {
   /** Auth scheme, e.g. `digest`. */
   scheme: string;
