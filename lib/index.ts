@@ -11,6 +11,7 @@ export type {
 } from './session/coordinator.js';
 export type { CoordinatorOptions } from './session/options.js';
 export type { AuthInfo } from './zk/zk-session.js';
+export type { BackoffPolicy } from './util/backoff.js';
 export { SharedReentrantLock } from './lock/shared-reentrant-lock.js';
 export type {
   AcquireOptions,

@@ -13,6 +13,13 @@ function findSpecs(dir) {
   });
 }
 
+// ZooKeeper (and the Curator/kazoo peers) from Debian's packages: installed when missing and
+// root, otherwise the script says what to install. Skipped when an external server is given.
+if (!process.env.ZOOKEEPER_CONNECT_STRING) {
+  const install = spawnSync('bash', ['scripts/install-zookeeper.sh', '--peers'], { stdio: 'inherit' });
+  if (install.status !== 0) process.exit(install.status ?? 1);
+}
+
 const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : findSpecs('spec').sort();
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const result = spawnSync(

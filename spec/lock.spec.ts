@@ -308,24 +308,51 @@ describe('SharedReentrantLock', () => {
     await waitFor(() => a.state === 'connected' && b.state === 'connected', { timeoutMs: 20_000 });
   });
 
-  it('a create whose answer is lost leaves exactly one node, and the lock is taken', async () => {
+  for (const wait of [20_000, undefined]) {
+    it(`a create whose answer is lost leaves exactly one node, and the lock is taken (max wait ${String(wait)})`, async () => {
+      const proxy = await FaultProxy.start(zk.members[0]!.connectString);
+      try {
+        const c = await pool.start({ connectString: proxy.connectString, sessionTimeoutMs: 6000 });
+        const path = uniquePath('lost-create');
+        await b.ensurePath(path);
+        const lock = c.createLock(path, { id: 'lost-create' });
+        proxy.blackhole();
+        const acquiring = wait === undefined ? lock.acquire() : lock.acquire(wait);
+        // The server applied the create; the client never heard back.
+        await waitFor(async () => (await children(b, path)).length === 1, { timeoutMs: 5000 });
+        // The watchdog notices the silence and suspends before the network heals.
+        await waitFor(() => c.state === 'suspended', { timeoutMs: 6000 });
+        proxy.restore();
+        assert.equal(await acquiring, true);
+        const names = await children(b, path);
+        assert.equal(names.length, 1, `nodes: ${names.join(', ')}`);
+        assert.equal(lock.considerAsOwned(), true);
+        await lock.release();
+        assert.deepEqual(await children(b, path), []);
+        // Nothing blocks the path afterwards.
+        const other = b.createLock(path);
+        assert.equal(await other.acquire(1000), true);
+        await other.release();
+      } finally {
+        await proxy.close();
+      }
+    });
+  }
+
+  it('acquire() without a max wait waits through a connection loss instead of failing', async () => {
     const proxy = await FaultProxy.start(zk.members[0]!.connectString);
     try {
       const c = await pool.start({ connectString: proxy.connectString, sessionTimeoutMs: 6000 });
-      const path = uniquePath('lost-create');
-      await b.ensurePath(path);
-      const lock = c.createLock(path, { id: 'lost-create' });
-      proxy.blackhole();
-      const acquiring = lock.acquire(20_000);
-      // The server applied the create; the client never heard back.
-      await waitFor(async () => (await children(b, path)).length === 1, { timeoutMs: 5000 });
+      const lock = c.createLock(uniquePath('unbounded-wait'));
+      proxy.drop();
+      await waitFor(() => c.state === 'suspended', { timeoutMs: 5000 });
+      let settled = false;
+      const acquiring = lock.acquire().finally(() => (settled = true));
+      await new Promise((resolve) => setTimeout(resolve, 300)); // give a wrong rejection the chance to happen
+      assert.equal(settled, false, 'acquire() settled while disconnected');
       proxy.restore();
       assert.equal(await acquiring, true);
-      const names = await children(b, path);
-      assert.equal(names.length, 1, `nodes: ${names.join(', ')}`);
-      assert.equal(lock.considerAsOwned(), true);
       await lock.release();
-      assert.deepEqual(await children(b, path), []);
     } finally {
       await proxy.close();
     }

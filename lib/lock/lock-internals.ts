@@ -142,13 +142,14 @@ export class LockInternals {
   }
 
   /**
-   * Deletes our node, waiting at most one request timeout: a timed-out acquire returns close to
-   * its deadline even while disconnected; the delete goes on in the background until done.
+   * Deletes our node, waiting at most a second: a timed-out or aborted acquire, a stop() and a
+   * release() return promptly even while disconnected; the delete goes on in the background
+   * until it succeeds or the session ends (which deletes the node too).
    */
   async deleteNodeWithin(nodePath: string, session: ZkSession): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.requestTimeoutMs);
+      timer = setTimeout(resolve, Math.min(this.requestTimeoutMs, 1000));
     });
     await Promise.race([this.deleteNode(nodePath, session), bound]);
     clearTimeout(timer);
@@ -163,13 +164,25 @@ export class LockInternals {
     options: AttemptOptions,
   ): Promise<{ node: HeldNode & { prefix: string }; children: string[] | undefined } | undefined> {
     const prefix = newNodePrefix();
+    const state = { mayExist: false, created: undefined as HeldNode | undefined };
+    try {
+      return await this.createProtected(prefix, state, options);
+    } catch (error) {
+      // Whatever went wrong, our node must not outlive the attempt.
+      if (state.created) await this.deleteNodeWithin(state.created.nodePath, state.created.session);
+      else if (state.mayExist) await this.removeByPrefix(prefix);
+      throw error;
+    }
+  }
+
+  private async createProtected(
+    prefix: string,
+    state: { mayExist: boolean; created: HeldNode | undefined },
+    options: AttemptOptions,
+  ): Promise<{ node: HeldNode & { prefix: string }; children: string[] | undefined } | undefined> {
     const path = childPath(this.lockPath, prefix);
-    let mayExist = false;
     for (let attempt = 0; ; attempt += 1) {
-      if (options.signal?.aborted) {
-        if (mayExist) await this.removeByPrefix(prefix);
-        throw new AbortError('acquire() was aborted', options.signal.reason);
-      }
+      if (options.signal?.aborted) throw new AbortError('acquire() was aborted', options.signal.reason);
       let session: ZkSession;
       try {
         session = await this.coordinator.connectedSession('acquire()', {
@@ -179,13 +192,13 @@ export class LockInternals {
       } catch (error) {
         if (error instanceof ConnectionLossError) {
           // No session before the deadline: a timeout, not an error.
-          if (mayExist) await this.removeByPrefix(prefix);
+          if (state.mayExist) await this.removeByPrefix(prefix);
+          state.mayExist = false;
           return undefined;
         }
-        if (error instanceof AbortError && mayExist) await this.removeByPrefix(prefix);
         throw error;
       }
-      if (mayExist) {
+      if (state.mayExist) {
         const recovered = await this.recoverCreated(session, prefix).catch((error: unknown) => {
           if (isConnectionProblem(error)) return 'retry' as const;
           throw error;
@@ -194,25 +207,20 @@ export class LockInternals {
           await delay(backoffDelay(this.coordinator.retryPolicy, attempt), options.signal);
           continue;
         }
-        if (recovered) return { node: { ...recovered, prefix }, children: undefined };
-        mayExist = false;
+        if (recovered) {
+          state.created = recovered;
+          return { node: { ...recovered, prefix }, children: undefined };
+        }
+        state.mayExist = false;
       }
       const timeoutMs = this.requestTimeoutMs;
       const creating = session.createSequential(path, this.data, this.acl, { timeoutMs });
       // Same session, so the server answers in order: the listing includes our new node.
       const listing = session.getChildren(this.lockPath, { timeoutMs });
       listing.catch(() => undefined);
+      let created: { path: string; czxid: bigint | undefined };
       try {
-        const created = await creating;
-        const nodeName = created.path.slice(created.path.lastIndexOf('/') + 1);
-        let czxid = created.czxid;
-        if (czxid === undefined) {
-          const stat = await session.exists(created.path, { timeoutMs });
-          czxid = stat ? stat.czxid.readBigInt64BE(0) : 0n;
-        }
-        const node = { session, nodePath: created.path, nodeName, czxid, prefix };
-        const children = await listing.catch(() => undefined);
-        return { node, children };
+        created = await creating;
       } catch (error) {
         if (isZkCode(error, ZK_CODES.NO_NODE)) {
           await this.coordinator.ensurePath(this.lockPath, this.acl, { signal: options.signal });
@@ -220,11 +228,19 @@ export class LockInternals {
         }
         if (isConnectionProblem(error) || error instanceof SessionExpiredError) {
           log('%s: create answer lost (%s); looking for our node', this.lockPath, (error as Error).message);
-          mayExist = true;
+          state.mayExist = true;
           continue;
         }
         throw error;
       }
+      const nodeName = created.path.slice(created.path.lastIndexOf('/') + 1);
+      state.created = { session, nodePath: created.path, nodeName, czxid: created.czxid ?? 0n };
+      if (created.czxid === undefined) {
+        const stat = await session.exists(created.path, { timeoutMs });
+        state.created.czxid = stat ? stat.czxid.readBigInt64BE(0) : 0n;
+      }
+      const children = await listing.catch(() => undefined);
+      return { node: { ...state.created, prefix }, children };
     }
   }
 

@@ -362,8 +362,12 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       if (session && !session.ended && session.isConnected && this.stateValue === 'connected') return session;
       const remaining = deadline - monotonicNow();
       if (remaining <= 0) throw new ConnectionLossError(`${operation}: no connected ZooKeeper session`);
-      const timeout = AbortSignal.timeout(Math.ceil(remaining));
-      const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+      // No timeout signal for an unbounded wait (AbortSignal.timeout rejects Infinity).
+      const timeout = Number.isFinite(remaining)
+        ? AbortSignal.timeout(Math.min(Math.ceil(remaining), 2 ** 31 - 1))
+        : undefined;
+      const signal =
+        options.signal && timeout ? AbortSignal.any([options.signal, timeout]) : (options.signal ?? timeout);
       await this.nextStateChange(signal);
     }
   }

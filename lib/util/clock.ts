@@ -7,5 +7,5 @@ export function monotonicNow(): number {
 
 /** Converts a monotonic instant to epoch milliseconds (for values handed to users). */
 export function monotonicToEpoch(monotonic: number): number {
-  return Date.now() + (monotonic - performance.now());
+  return Math.floor(Date.now() + (monotonic - performance.now()));
 }

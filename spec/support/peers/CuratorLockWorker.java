@@ -18,6 +18,12 @@
  *   bench --seconds=S
  *         uncontended acquire+release cycles for S seconds after a 1 s warm-up. Prints
  *         {"impl":"curator","cycles":N,"seconds":S,"cyclesPerSecond":X}.
+ *   handoff --clients=C --warmup=W --handoffs=H [--holdMs=M (default 1)]
+ *         C clients (one CuratorFramework, so one session, each; a thread each) loop on one lock:
+ *         acquire, hold M ms, release, acquire again, until W+H acquisitions. Prints
+ *         {"impl":"curator","records":[[acquiredAt,releaseCalledAt,releasedAt],...]} for the
+ *         acquisitions after the first W, in acquisition order (ms on one monotonic clock).
+ *         Used by bench/ for handoff latency.
  *
  * Common options:
  *   --sessionTimeoutMs=MS  (default 10000)     --connectTimeoutMs=MS (default 15000)
@@ -82,7 +88,7 @@ public final class CuratorLockWorker {
         String connectString = args[0];
         String lockPath = args[1];
         String mode = args[2];
-        if (!mode.equals("loop") && !mode.equals("hold") && !mode.equals("bench")) {
+        if (!mode.equals("loop") && !mode.equals("hold") && !mode.equals("bench") && !mode.equals("handoff")) {
             System.err.println("unknown mode: " + mode);
             return 1;
         }
@@ -123,6 +129,9 @@ public final class CuratorLockWorker {
             if (waitForGo) {
                 emit("{\"event\":\"ready\",\"impl\":\"curator\"}");
                 GO.await();
+            }
+            if (mode.equals("handoff")) {
+                return handoff(client, connectString, lockPath, sessionTimeoutMs, connectTimeoutMs, opts);
             }
             return mode.equals("loop") ? loop(mutex, opts) : bench(mutex, opts);
         } finally {
@@ -285,6 +294,91 @@ public final class CuratorLockWorker {
         emit("{\"impl\":\"curator\",\"cycles\":" + cycles + ",\"seconds\":" + num(elapsed)
                 + ",\"cyclesPerSecond\":" + num(cps) + "}");
         return 0;
+    }
+
+    private static int handoff(CuratorFramework first, String connectString, String lockPath, int sessionTimeoutMs,
+            int connectTimeoutMs, Map<String, String> opts) throws Exception {
+        int clients = intOpt(opts, "clients", 3);
+        int warmup = intOpt(opts, "warmup", 0);
+        int handoffs = intOpt(opts, "handoffs", 100);
+        long holdMs = intOpt(opts, "holdMs", 1);
+        int total = warmup + handoffs;
+        List<CuratorFramework> all = new ArrayList<>();
+        all.add(first);
+        try {
+            for (int i = 1; i < clients; i++) {
+                CuratorFramework c = CuratorFrameworkFactory.builder()
+                        .connectString(connectString)
+                        .sessionTimeoutMs(sessionTimeoutMs)
+                        .connectionTimeoutMs(Math.min(connectTimeoutMs, sessionTimeoutMs))
+                        .retryPolicy(new ExponentialBackoffRetry(100, 3))
+                        .build();
+                c.start();
+                all.add(c);
+            }
+            for (CuratorFramework c : all) {
+                if (!c.blockUntilConnected(connectTimeoutMs, TimeUnit.MILLISECONDS)) {
+                    System.err.println("could not connect to " + connectString);
+                    return 1;
+                }
+            }
+            java.util.concurrent.atomic.AtomicInteger acquisitions = new java.util.concurrent.atomic.AtomicInteger();
+            double[][] records = new double[total][];
+            CountDownLatch start = new CountDownLatch(1);
+            List<Thread> threads = new ArrayList<>();
+            java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+            for (CuratorFramework c : all) {
+                InterProcessMutex mutex = new InterProcessMutex(c, lockPath);
+                Thread t = new Thread(() -> {
+                    try {
+                        start.await();
+                        for (;;) {
+                            mutex.acquire();
+                            double acquiredAt = System.nanoTime() / 1e6;
+                            int k = acquisitions.getAndIncrement();
+                            if (k >= total) {
+                                mutex.release();
+                                return;
+                            }
+                            if (holdMs > 0) {
+                                Thread.sleep(holdMs);
+                            }
+                            double releaseCalledAt = System.nanoTime() / 1e6;
+                            mutex.release();
+                            records[k] = new double[] {acquiredAt, releaseCalledAt, System.nanoTime() / 1e6};
+                        }
+                    } catch (Throwable e) {
+                        failure.compareAndSet(null, e);
+                    }
+                }, "handoff-" + threads.size());
+                t.setDaemon(true);
+                threads.add(t);
+                t.start();
+            }
+            start.countDown();
+            for (Thread t : threads) {
+                t.join();
+            }
+            if (failure.get() != null) {
+                throw new Exception("handoff client failed", failure.get());
+            }
+            StringBuilder out = new StringBuilder("{\"impl\":\"curator\",\"records\":[");
+            for (int k = warmup; k < total; k++) {
+                double[] r = records[k];
+                out.append(k == warmup ? "" : ",").append('[').append(num(r[0])).append(',').append(num(r[1]))
+                        .append(',').append(num(r[2])).append(']');
+            }
+            emit(out.append("]}").toString());
+            return 0;
+        } finally {
+            for (int i = 1; i < all.size(); i++) {
+                try {
+                    all.get(i).close();
+                } catch (Throwable ignored) {
+                    // exiting anyway
+                }
+            }
+        }
     }
 
     /** Daemon thread for loop/bench: a line "go" releases GO; EOF halts the JVM with code 1. */

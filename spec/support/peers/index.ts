@@ -43,6 +43,15 @@ export interface BenchResult {
   cyclesPerSecond: number;
 }
 
+export interface HandoffResult {
+  impl: PeerImpl;
+  /**
+   * [acquiredAt, releaseCalledAt, releasedAt] per acquisition after the warm-up, in acquisition
+   * order; ms on one monotonic clock of the worker process (not epoch).
+   */
+  records: Array<[number, number, number]>;
+}
+
 export interface HeldPeer {
   readonly impl: PeerImpl;
   /** Full path of the peer's lock node, e.g. /locks/x/_c_<uuid>-lock-0000000003. */
@@ -100,6 +109,19 @@ export interface HoldOptions extends CommonOptions {
 export interface BenchOptions extends CommonOptions, StartOptions {
   seconds: number;
   /** Whole run, after compilation. Default seconds * 1000 + 60 000. */
+  timeoutMs?: number;
+}
+
+export interface HandoffOptions extends CommonOptions {
+  /** Clients (one session each, in one worker process) contending for the lock: waiters + 1. */
+  clients: number;
+  /** Acquisitions dropped before recording. Default 0. */
+  warmup?: number;
+  /** Acquisitions recorded. */
+  handoffs: number;
+  /** Time each holder keeps the lock. Default 1 ms. */
+  holdMs?: number;
+  /** Whole run, after compilation. Default 120 000. */
   timeoutMs?: number;
 }
 
@@ -428,7 +450,7 @@ function exitText(exit: Exit): string {
 
 async function startWorker(
   impl: PeerImpl,
-  mode: 'loop' | 'hold' | 'bench',
+  mode: 'loop' | 'hold' | 'bench' | 'handoff',
   opts: CommonOptions,
   extra: string[],
 ): Promise<Worker> {
@@ -685,6 +707,33 @@ export async function runBenchWorker(impl: PeerImpl, opts: BenchOptions): Promis
         cycles: event.cycles,
         seconds: finiteNumber(event.seconds) ? event.seconds : opts.seconds,
         cyclesPerSecond: event.cyclesPerSecond,
+      };
+    },
+  );
+}
+
+/**
+ * Runs a handoff worker (bench/): `clients` sessions in one process loop acquire / hold / release on
+ * one lock; resolves with the timestamps of every recorded acquisition.
+ */
+export async function runHandoffWorker(impl: PeerImpl, opts: HandoffOptions): Promise<HandoffResult> {
+  const worker = await startWorker(impl, 'handoff', opts, [
+    `--clients=${opts.clients}`,
+    `--warmup=${opts.warmup ?? 0}`,
+    `--handoffs=${opts.handoffs}`,
+    `--holdMs=${opts.holdMs ?? 1}`,
+  ]);
+  return runToResult(
+    worker,
+    { timeoutMs: opts.timeoutMs ?? 120_000, signal: opts.signal, okCodes: [0] },
+    (event) => {
+      if (event.event !== undefined || !Array.isArray(event.records)) return undefined;
+      return {
+        impl,
+        records: event.records.filter(
+          (r): r is [number, number, number] =>
+            Array.isArray(r) && r.length === 3 && r.every((x) => finiteNumber(x)),
+        ),
       };
     },
   );

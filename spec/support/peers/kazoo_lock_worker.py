@@ -16,6 +16,12 @@ Modes:
   bench --seconds=S
         uncontended acquire+release cycles for S seconds after a 1 s warm-up. Prints
         {"impl":"kazoo","cycles":N,"seconds":S,"cyclesPerSecond":X}.
+  handoff --clients=C --warmup=W --handoffs=H [--holdMs=M (default 1)]
+        C clients (one KazooClient, so one session, each; a thread each) loop on one lock:
+        acquire, hold M ms, release, acquire again, until W+H acquisitions. Prints
+        {"impl":"kazoo","records":[[acquiredAt,releaseCalledAt,releasedAt],...]} for the
+        acquisitions after the first W, in acquisition order (ms on one monotonic clock).
+        Used by bench/ for handoff latency.
 
 Common options:
   --sessionTimeoutMs=MS (default 10000)    --connectTimeoutMs=MS (default 15000)
@@ -236,13 +242,73 @@ def do_bench(lock, opts):
     return 0
 
 
+def do_handoff(first_client, connect_string, lock_path, node_name, session_timeout_s, connect_timeout_s, opts):
+    from kazoo.client import KazooClient
+
+    clients_n = int(opts.get("clients", "3"))
+    warmup = int(opts.get("warmup", "0"))
+    handoffs = int(opts.get("handoffs", "100"))
+    hold_s = int(opts.get("holdMs", "1")) / 1000.0
+    total = warmup + handoffs
+    clients = [first_client]
+    try:
+        for _ in range(1, clients_n):
+            c = KazooClient(hosts=connect_string, timeout=session_timeout_s)
+            c.start(timeout=connect_timeout_s)
+            clients.append(c)
+        counter = {"n": 0}
+        guard = threading.Lock()
+        records = [None] * total
+        failures = []
+        start = threading.Event()
+
+        def run(client):
+            try:
+                lock = make_lock(client, lock_path, node_name)
+                start.wait()
+                while True:
+                    lock.acquire()
+                    acquired_at = time.monotonic_ns() / 1e6
+                    with guard:
+                        k = counter["n"]
+                        counter["n"] += 1
+                    if k >= total:
+                        lock.release()
+                        return
+                    if hold_s > 0:
+                        time.sleep(hold_s)
+                    release_called_at = time.monotonic_ns() / 1e6
+                    lock.release()
+                    records[k] = [acquired_at, release_called_at, time.monotonic_ns() / 1e6]
+            except BaseException as e:  # reported by the main thread
+                failures.append(e)
+
+        threads = [threading.Thread(target=run, args=(c,), daemon=True) for c in clients]
+        for t in threads:
+            t.start()
+        start.set()
+        for t in threads:
+            t.join()
+        if failures:
+            raise failures[0]
+        emit({"impl": "kazoo", "records": [[round(x, 3) for x in r] for r in records[warmup:]]})
+        return 0
+    finally:
+        for c in clients[1:]:
+            try:
+                c.stop()
+                c.close()
+            except Exception:
+                pass
+
+
 def main(argv):
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     parsed = parse_args(argv)
     if parsed is None:
         return 1
     connect_string, lock_path, mode, opts = parsed
-    if mode not in ("loop", "hold", "bench"):
+    if mode not in ("loop", "hold", "bench", "handoff"):
         log("unknown mode: %s" % mode)
         return 1
     wait_for_go = opts.get("waitForGo") == "1"
@@ -260,6 +326,10 @@ def main(argv):
         lock = make_lock(client, lock_path, node_name)
         if mode == "hold":
             return do_hold(client, lock, lock_path)
+        if mode == "handoff":
+            return do_handoff(
+                client, connect_string, lock_path, node_name, session_timeout_s, connect_timeout_s, opts
+            )
         if wait_for_go:
             emit({"event": "ready", "impl": "kazoo"})
             GO.wait()

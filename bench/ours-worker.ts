@@ -1,0 +1,119 @@
+// Worker process for figures 1 and 2 (so ours and the floor run in a process of their own, like the
+// Curator and kazoo peers):
+//   ours-worker.ts throughput-ours  <connect> <lockPath> <seconds> <sessionTimeoutMs>
+//   ours-worker.ts throughput-floor <connect> <lockPath> <seconds> <sessionTimeoutMs>
+//       1 s warm-up, {"event":"timed"}, then uncontended cycles for <seconds>; result {cycles,
+//       seconds, cyclesPerSecond, totalCycles (warm-up included)}.
+//   ours-worker.ts handoff <connect> <lockPath> <clients> <warmup> <handoffs> <holdMs> <sessionTimeoutMs>
+//       <clients> coordinators (one session each) loop acquire / hold / release on one lock; result
+//       {records: [acquiredAt, releaseCalledAt, releasedAt][]} in ms (performance.now()) in
+//       acquisition order, warm-up acquisitions dropped.
+import { randomUUID } from 'node:crypto';
+import { Coordinator, type SharedReentrantLock } from '../lib/index.js';
+import { connectRaw, now, raw, rawCall, sleep, workerIo } from './lib/common.js';
+
+const { emit } = workerIo();
+const [mode = '', connect = '', lockPath = '', ...rest] = process.argv.slice(2);
+
+async function timedLoop(cycle: () => Promise<void>, seconds: number): Promise<void> {
+  let total = 0;
+  const warmupEnd = now() + 1000;
+  while (now() < warmupEnd) {
+    await cycle();
+    total += 1;
+  }
+  emit({ event: 'timed' });
+  const start = now();
+  const end = start + seconds * 1000;
+  let cycles = 0;
+  let t = start;
+  while (t < end) {
+    await cycle();
+    cycles += 1;
+    t = now();
+  }
+  total += cycles;
+  const elapsed = (t - start) / 1000;
+  emit({ result: { cycles, seconds: elapsed, cyclesPerSecond: cycles / elapsed, totalCycles: total } });
+}
+
+async function throughputOurs(seconds: number, sessionTimeoutMs: number): Promise<void> {
+  const coordinator = new Coordinator({ connectString: connect, sessionTimeoutMs });
+  await coordinator.start();
+  const lock = coordinator.createLock(lockPath, { id: `bench-${process.pid}` });
+  await timedLoop(async () => {
+    await lock.acquire();
+    await lock.release();
+  }, seconds);
+  await coordinator.close();
+}
+
+async function throughputFloor(seconds: number, sessionTimeoutMs: number): Promise<void> {
+  const client = await connectRaw(connect, sessionTimeoutMs);
+  await rawCall((cb) => client.mkdirp(lockPath, cb));
+  const data = Buffer.from(`bench-${process.pid}`, 'utf8');
+  const mode = raw.CreateMode.EPHEMERAL_SEQUENTIAL;
+  await timedLoop(async () => {
+    // Same node name shape and data as ours: the difference is only the protocol.
+    const created = await rawCall<string>((cb) =>
+      client.create(`${lockPath}/_c_${randomUUID()}-lock-`, data, mode, cb),
+    );
+    await rawCall((cb) => client.remove(created, -1, cb));
+  }, seconds);
+  client.close();
+}
+
+async function handoff(
+  clients: number,
+  warmup: number,
+  handoffs: number,
+  holdMs: number,
+  sessionTimeoutMs: number,
+): Promise<void> {
+  const coordinators = await Promise.all(
+    Array.from({ length: clients }, async () => {
+      const coordinator = new Coordinator({ connectString: connect, sessionTimeoutMs });
+      await coordinator.start();
+      return coordinator;
+    }),
+  );
+  const total = warmup + handoffs;
+  const records: Array<[number, number, number, number]> = [];
+  let acquisitions = 0;
+  const loop = async (lock: SharedReentrantLock): Promise<void> => {
+    for (;;) {
+      await lock.acquire();
+      const acquiredAt = now();
+      const k = acquisitions;
+      acquisitions += 1;
+      if (k >= total) {
+        await lock.release();
+        return;
+      }
+      if (holdMs > 0) await sleep(holdMs);
+      const releaseCalledAt = now();
+      await lock.release();
+      records.push([k, acquiredAt, releaseCalledAt, now()]);
+    }
+  };
+  await Promise.all(coordinators.map((c, i) => loop(c.createLock(lockPath, { id: `handoff-${i}` }))));
+  records.sort((a, b) => a[0] - b[0]);
+  emit({ result: { records: records.filter((r) => r[0] >= warmup).map((r) => r.slice(1)) } });
+  await Promise.all(coordinators.map((c) => c.close()));
+}
+
+switch (mode) {
+  case 'throughput-ours':
+    await throughputOurs(Number(rest[0]), Number(rest[1]));
+    break;
+  case 'throughput-floor':
+    await throughputFloor(Number(rest[0]), Number(rest[1]));
+    break;
+  case 'handoff':
+    await handoff(Number(rest[0]), Number(rest[1]), Number(rest[2]), Number(rest[3]), Number(rest[4]));
+    break;
+  default:
+    process.stderr.write(`unknown mode ${mode}\n`);
+    process.exit(2);
+}
+process.exit(0);

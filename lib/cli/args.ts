@@ -1,0 +1,108 @@
+/** Command-line parsing of the zk-leader-selector CLI (no dependencies: node:util parseArgs). */
+import { parseArgs } from 'node:util';
+
+/** What the command line asks for. */
+export type CliCommand =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | {
+      kind: 'inspect' | 'watch';
+      path: string;
+      connectString: string;
+      json: boolean;
+      connectTimeoutMs: number;
+      intervalMs: number;
+      durationMs: number | undefined;
+    };
+
+/** A usage error: printed with a hint to --help, exit code 2. */
+export class UsageError extends Error {}
+
+export const DEFAULT_CONNECT_STRING = '127.0.0.1:2181';
+
+export const USAGE = `zk-leader-selector: who holds, and who waits for, a lock or leader selector on ZooKeeper.
+
+Usage:
+  zk-leader-selector inspect <path> [options]   the contenders of the lock at <path>, in lock order
+  zk-leader-selector watch <path> [options]     the same, printed again on every change, until Ctrl-C
+
+Options:
+  -c, --connect <hosts>        ZooKeeper connect string, e.g. zk1:2181,zk2:2181/app
+                               (default: $ZOOKEEPER_CONNECT_STRING, else ${DEFAULT_CONNECT_STRING})
+      --json                   JSON output (watch: one JSON object per line)
+      --connect-timeout <ms>   how long to wait for a ZooKeeper session (default 10000)
+      --interval <ms>          watch: how often to look (default 500)
+      --duration <ms>          watch: stop after this long (default: until Ctrl-C)
+  -h, --help                   this help
+  -v, --version                the version
+
+<path> is the path given to coordinator.createLock() or createLeaderSelector(), e.g. /app/leaders/cleaner.
+The first contender holds the lock (for a leader selector: leads); every other one waits for the one
+before it. IMPLEMENTATION tells who created a node by its name: "curator-protocol" for
+_c_<uuid>-lock-<seq> (zk-leader-selector and Apache Curator, whose ID is the node's data) and "kazoo"
+for <uuid>__lock__<seq>. AGE is the time since the node was created (when it started to contend).
+
+Exit codes: 0 done, 1 ZooKeeper unreachable or an error, 2 wrong usage.
+`;
+
+function milliseconds(name: string, raw: string | undefined, fallback: number, min: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < min || value > 2 ** 31 - 1) {
+    throw new UsageError(
+      `--${name} must be a whole number of milliseconds >= ${min}, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return value;
+}
+
+/** Parses argv (without node and the script); throws UsageError. */
+export function parseCommandLine(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+): CliCommand {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        connect: { type: 'string', short: 'c' },
+        json: { type: 'boolean', default: false },
+        'connect-timeout': { type: 'string' },
+        interval: { type: 'string' },
+        duration: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', short: 'v', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: 'help' };
+  if (values.version) return { kind: 'version' };
+  const [command, path, ...extra] = positionals;
+  if (command === undefined) throw new UsageError('missing command: inspect or watch');
+  if (command === 'help') return { kind: 'help' };
+  if (command !== 'inspect' && command !== 'watch') {
+    throw new UsageError(`unknown command ${JSON.stringify(command)}: use inspect or watch`);
+  }
+  if (path === undefined)
+    throw new UsageError(`${command} needs a lock path, e.g. ${command} /app/leaders/cleaner`);
+  if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
+  if (command === 'inspect' && (values.interval !== undefined || values.duration !== undefined)) {
+    throw new UsageError('--interval and --duration are options of watch');
+  }
+  const connectString = values.connect ?? (env.ZOOKEEPER_CONNECT_STRING?.trim() || DEFAULT_CONNECT_STRING);
+  return {
+    kind: command,
+    path,
+    connectString,
+    json: values.json,
+    connectTimeoutMs: milliseconds('connect-timeout', values['connect-timeout'], 10_000, 100),
+    intervalMs: milliseconds('interval', values.interval, 500, 50),
+    durationMs: values.duration === undefined ? undefined : milliseconds('duration', values.duration, 0, 0),
+  };
+}
