@@ -30,6 +30,42 @@ class OverlapDetector {
   }
 }
 
+/**
+ * Runs one selector per coordinator with short terms, injects `fault` once they alternate, and
+ * waits until leadership has resumed (5 more terms). Resolves with the number of overlapping terms.
+ */
+async function overlapsThrough(
+  coordinators: Coordinator[],
+  path: string,
+  fault: () => Promise<void>,
+): Promise<number> {
+  const detector = new OverlapDetector();
+  const selectors = coordinators.map((c) =>
+    c.createLeaderSelector(path, {
+      minimumWorkTimeMs: 0,
+      tickMs: 200,
+      leader: async (control) => {
+        detector.enter();
+        await control.waitUntilShouldStop(50);
+        detector.exit();
+      },
+    }),
+  );
+  for (const s of selectors) s.start();
+  try {
+    await waitFor(() => detector.terms >= 3);
+    await fault();
+    const before = detector.terms;
+    await waitFor(() => detector.terms >= before + 5, {
+      timeoutMs: 30_000,
+      message: 'leadership did not resume',
+    });
+  } finally {
+    await Promise.all(selectors.map((s) => s.stop()));
+  }
+  return detector.overlaps;
+}
+
 describe('LeaderSelector', () => {
   let zk: ZooKeeperCluster;
   const pool = new CoordinatorPool();
@@ -394,28 +430,8 @@ describe('LeaderSelector', () => {
   it('ZooKeeper restart: leadership resumes, never two leaders', async (t) => {
     if (zk.external) return t.skip('external ZooKeeper');
     const path = uniquePath('zk-restart');
-    const detector = new OverlapDetector();
-    const selectors = [a, b].map((c) =>
-      c.createLeaderSelector(path, {
-        minimumWorkTimeMs: 0,
-        tickMs: 200,
-        leader: async (control) => {
-          detector.enter();
-          await control.waitUntilShouldStop(50);
-          detector.exit();
-        },
-      }),
-    );
-    for (const s of selectors) s.start();
-    await waitFor(() => detector.terms >= 3);
-    await zk.restart();
-    const before = detector.terms;
-    await waitFor(() => detector.terms >= before + 5, {
-      timeoutMs: 30_000,
-      message: 'leadership did not resume',
-    });
-    await Promise.all(selectors.map((s) => s.stop()));
-    assert.equal(detector.overlaps, 0);
+    const overlaps = await overlapsThrough([a, b], path, () => zk.restart());
+    assert.equal(overlaps, 0);
   });
 });
 
@@ -437,29 +453,9 @@ describe('LeaderSelector on an ensemble', () => {
       [0, 1, 2].map(() => pool.start({ connectString: zk.connectString, sessionTimeoutMs: 6000 })),
     );
     const path = uniquePath('ensemble');
-    const detector = new OverlapDetector();
-    const selectors = coordinators.map((c) =>
-      c.createLeaderSelector(path, {
-        minimumWorkTimeMs: 0,
-        tickMs: 200,
-        leader: async (control) => {
-          detector.enter();
-          await control.waitUntilShouldStop(50);
-          detector.exit();
-        },
-      }),
-    );
-    for (const s of selectors) s.start();
-    await waitFor(() => detector.terms >= 3);
     const zkLeader = (await zk.leaderId()) ?? 1;
-    await zk.stop(zkLeader);
-    const before = detector.terms;
-    await waitFor(() => detector.terms >= before + 5, {
-      timeoutMs: 30_000,
-      message: 'leadership did not resume',
-    });
+    const overlaps = await overlapsThrough(coordinators, path, () => zk.stop(zkLeader));
     await zk.start(zkLeader);
-    await Promise.all(selectors.map((s) => s.stop()));
-    assert.equal(detector.overlaps, 0);
+    assert.equal(overlaps, 0);
   });
 });

@@ -68,7 +68,7 @@ export const handoff: Figure = async (ctx: BenchContext) => {
   const rows: string[][] = [];
   const data: unknown[] = [];
   for (const setting of settings) {
-    for (const waiters of ctx.quick ? [2, 20] : [2, 100]) {
+    for (const waiters of ctx.quick ? [1, 2, 20] : [1, 2, 100]) {
       for (const impl of impls) {
         const lockPath = `/bench/${ctx.runId}/handoff/${setting.name === 'loopback' ? 'lo' : 'rtt'}-${waiters}-${impl}`;
         const records = await run(impl, setting.connect, lockPath, waiters + 1, warmup, handoffs);
