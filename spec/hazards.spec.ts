@@ -1,0 +1,97 @@
+// node-zookeeper-client hazards (DESIGN.md) the SDK guards against, each against a real server.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { ZkLeaderSelectorError, ZooKeeperError, type Coordinator } from '../lib/index.js';
+import { CoordinatorPool } from './support/coordinators.js';
+import { FaultProxy } from './support/fault-proxy.js';
+import { waitFor } from './support/wait.js';
+import { ZooKeeperCluster } from './support/zookeeper.js';
+
+describe('node-zookeeper-client hazards', () => {
+  let zk: ZooKeeperCluster;
+  const pool = new CoordinatorPool();
+  let coordinator: Coordinator;
+
+  before(async () => {
+    // enforceQuota: the server answers QUOTA_EXCEEDED (-125), a code the client does not list.
+    zk = await ZooKeeperCluster.startStandalone({ extraConfig: { enforceQuota: 'true' } });
+    coordinator = await pool.start({ connectString: zk.connectString, sessionTimeoutMs: 5000 });
+  });
+  after(async () => {
+    await pool.closeAll();
+    await zk?.close();
+  });
+
+  it('an error code the client does not know (QUOTA_EXCEEDED) is a typed error, not a process crash', async (t) => {
+    if (zk.external) return t.skip('external ZooKeeper');
+    await coordinator.ensurePath('/quota');
+    // A hard limit of 2 nodes under /quota (itself and /quota/lock): our lock node exceeds it.
+    const setquota = spawnSync(
+      'java',
+      [
+        '-cp',
+        '/usr/share/java/zookeeper.jar',
+        'org.apache.zookeeper.ZooKeeperMain',
+        '-server',
+        zk.connectString,
+      ],
+      { input: 'setquota -N 2 /quota\nquit\n', encoding: 'utf8', timeout: 30_000 },
+    );
+    assert.equal(setquota.status, 0, setquota.stderr);
+    const lock = coordinator.createLock('/quota/lock');
+    await assert.rejects(lock.acquire(1000), (error: unknown) => {
+      assert.ok(error instanceof ZooKeeperError, String(error));
+      assert.equal(error.code, 'ZOOKEEPER_ERROR');
+      assert.equal(error.zkCode, -125);
+      assert.equal(error.zkName, 'QUOTA_EXCEEDED');
+      return true;
+    });
+    // The process and the session are fine.
+    assert.equal(coordinator.state, 'connected');
+    const other = coordinator.createLock('/not-limited/lock');
+    assert.equal(await other.acquire(1000), true);
+    await other.release();
+  });
+
+  it('invalid data for the client (a synchronous AssertionError) becomes a typed error', async () => {
+    const session = coordinator.session;
+    assert.ok(session);
+    await assert.rejects(
+      session.getData('no-leading-slash', { timeoutMs: 1000 }),
+      (error: unknown) => error instanceof ZkLeaderSelectorError && error.code === 'INVALID_ARGUMENT',
+    );
+  });
+
+  it('close() while the server cannot be reached resolves promptly and the process exits by itself', async () => {
+    const proxy = await FaultProxy.start(zk.members[0]!.connectString);
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'spec/fixtures/close-while-unreachable.ts', proxy.connectString],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await waitFor(() => output.includes('ready'), { timeoutMs: 15_000, message: () => output });
+      proxy.freeze();
+      child.stdin.write('go\n');
+      child.stdin.end();
+      const code = await Promise.race([
+        exited,
+        new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 15_000)),
+      ]);
+      assert.equal(code, 0, `the child did not exit by itself: ${output}`);
+      const match = /closed after (\d+) ms/.exec(output);
+      assert.ok(match, output);
+      assert.ok(Number(match[1]) <= 2000, `close() took ${match[1]} ms`);
+    } finally {
+      child.kill('SIGKILL');
+      await proxy.close();
+    }
+  });
+});
