@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { LeaderSelector, ZkLeaderSelectorError, type Control, type Coordinator } from '../lib/index.js';
 import { CoordinatorPool, nextEvent } from './support/coordinators.js';
 import { FaultProxy } from './support/fault-proxy.js';
+import { killSession } from './support/kill-session.js';
 import { runFixture } from './support/processes.js';
 import { waitFor } from './support/wait.js';
 import { ZooKeeperCluster } from './support/zookeeper.js';
@@ -375,6 +376,43 @@ describe('LeaderSelector', () => {
       proxy.restore();
       await proxy.close();
     }
+  });
+
+  it('the leader session expires: its signal aborts before the other contender starts', async () => {
+    const victim = await pool.start({ connectString: zk.connectString, sessionTimeoutMs: 6000 });
+    const path = uniquePath('expired');
+    let abortedAt = 0;
+    let reason: unknown;
+    const first = victim.createLeaderSelector(path, {
+      leader: async (control) => {
+        control.signal.addEventListener('abort', () => {
+          abortedAt = performance.now();
+          reason = control.signal.reason;
+        });
+        await control.waitUntilShouldStop(60_000);
+      },
+    });
+    first.start();
+    await waitFor(() => first.isLeader());
+    let secondStartedAt = 0;
+    const second = b.createLeaderSelector(path, {
+      leader: async (control) => {
+        secondStartedAt ||= performance.now();
+        await control.waitUntilShouldStop(60_000);
+      },
+    });
+    second.start();
+    await waitFor(async () => (await second.lock.contenders()).length === 2);
+    const lost = nextEvent(victim, 'lost');
+    await killSession(zk.connectString, victim.session!);
+    await waitFor(() => secondStartedAt > 0, { timeoutMs: 10_000, message: 'the other contender never led' });
+    assert.ok(
+      abortedAt > 0 && abortedAt < secondStartedAt,
+      `aborted ${abortedAt}, rival started ${secondStartedAt}`,
+    );
+    assert.ok(['connectionLost', 'sessionExpired'].includes(String(reason)), String(reason));
+    await lost;
+    await Promise.all([first.stop(), second.stop()]);
   });
 
   it('kill -9 of a leader process: another leads within S + tickMs', async () => {
