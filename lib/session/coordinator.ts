@@ -20,6 +20,7 @@ import { logger } from '../util/log.js';
 import { parentOf, validatePath } from '../util/paths.js';
 import { native, ZK_CODES, type NativeACL } from '../zk/native.js';
 import { ZkSession, type SessionEnd } from '../zk/zk-session.js';
+import { SessionWatchdog } from './watchdog.js';
 import { SharedReentrantLock, type LockOptions } from '../lock/shared-reentrant-lock.js';
 import { LeaderSelector, type LeaderSelectorPathOptions } from '../leader/leader-selector.js';
 import {
@@ -89,8 +90,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private readonly options: ResolvedCoordinatorOptions;
   private currentSession: ZkSession | undefined;
   private stateValue: CoordinatorState;
-  private watchdog: NodeJS.Timeout | undefined;
-  private heartbeatInFlight = false;
+  private readonly watchdog: SessionWatchdog;
   private startPromise: Promise<void> | undefined;
   private closePromise: Promise<void> | undefined;
   private readonly closeHooks = new Set<() => void>();
@@ -101,6 +101,14 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     super();
     this.options = resolveCoordinatorOptions(options);
     this.stateValue = this.options.disabled ? 'disabled' : 'idle';
+    this.watchdog = new SessionWatchdog(
+      {
+        currentSession: () => this.currentSession,
+        timing: (session) => this.timingFor(session.timeoutMs),
+        suspend: (session, why) => this.suspend(session, why),
+      },
+      Math.max(20, Math.min(500, Math.floor(this.options.sessionTimeoutMs / 12))),
+    );
   }
 
   /**
@@ -196,7 +204,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private async connectFirstSession(): Promise<void> {
     this.setState('connecting');
     const session = this.openSession();
-    this.startWatchdog();
+    this.watchdog.start();
     const connected = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), this.options.connectTimeoutMs);
       const done = (): void => {
@@ -211,7 +219,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     });
     if (this.stateValue === 'closed') throw new CoordinatorClosedError('start()');
     if (!connected) {
-      this.stopWatchdog();
+      this.watchdog.stop();
       await session.end('closed');
       this.currentSession = undefined;
       this.startPromise = undefined;
@@ -227,7 +235,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       auth: this.options.auth,
     });
     this.currentSession = session;
-    this.heartbeatInFlight = false;
     let announced = false;
     session.on('connected', () => {
       if (this.currentSession !== session || this.stateValue === 'closed') return;
@@ -241,7 +248,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         log('session %s reconnected', sessionId);
         this.emit('reconnected', { sessionId });
       }
-      this.sendHeartbeat(session);
+      this.watchdog.heartbeat(session);
     });
     session.on('disconnected', () => this.suspend(session, 'disconnected'));
     session.on('ended', (reason) => this.onSessionEnded(session, reason));
@@ -271,64 +278,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       return;
     }
     this.openSession();
-  }
-
-  private startWatchdog(): void {
-    // Ticks often enough to notice S/2 of silence within about S/12.
-    const tickMs = Math.max(20, Math.min(500, Math.floor(this.options.sessionTimeoutMs / 12)));
-    this.watchdog = setInterval(() => this.watchdogTick(), tickMs);
-  }
-
-  private stopWatchdog(): void {
-    if (this.watchdog) clearInterval(this.watchdog);
-    this.watchdog = undefined;
-  }
-
-  /** The heartbeat and watchdog (see DESIGN.md, Session and lease). */
-  private watchdogTick(): void {
-    const session = this.currentSession;
-    if (!session || session.ended) return;
-    const now = monotonicNow();
-    const timing = this.timingFor(session.timeoutMs);
-    if (session.wasConnected && now - session.lastAnsweredSendTime > timing.sessionTimeoutMs) {
-      // Nothing answered for S: the server may have expired the session. Give it up (as Curator
-      // does) rather than resume it unknowingly: every lock it held is lost.
-      log(
-        'session %s unanswered for %d ms (S = %d): giving it up',
-        session.sessionId,
-        Math.round(now - session.lastAnsweredSendTime),
-        timing.sessionTimeoutMs,
-      );
-      void session.end('gave-up');
-      return;
-    }
-    if (session.isConnected) {
-      const silentFor = now - Math.max(session.lastAnsweredSendTime, session.lastTransitionTime);
-      if (silentFor > timing.suspendAfterMs) {
-        // The client still says "connected", but nothing was answered: a silent partition.
-        this.suspend(session, `no answer for ${Math.round(silentFor)} ms`);
-        session.dropConnection();
-        return;
-      }
-      if (now - session.lastAnsweredSendTime >= timing.heartbeatIntervalMs) this.sendHeartbeat(session);
-    } else if (now - session.lastTransitionTime > Math.max(100, timing.suspendAfterMs / 2)) {
-      // A connect attempt that hangs (the client has no timeout once TCP connected): next server.
-      session.dropConnection();
-    }
-  }
-
-  private sendHeartbeat(session: ZkSession): void {
-    if (this.heartbeatInFlight || session.ended) return;
-    this.heartbeatInFlight = true;
-    const timing = this.timingFor(session.timeoutMs);
-    session
-      .exists('/', { timeoutMs: timing.suspendAfterMs })
-      .catch((error: unknown) =>
-        log('heartbeat failed: %s', error instanceof Error ? error.message : String(error)),
-      )
-      .finally(() => {
-        if (this.currentSession === session) this.heartbeatInFlight = false;
-      });
   }
 
   private setState(state: CoordinatorState): void {
@@ -474,7 +423,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private async doClose(): Promise<void> {
     const wasDisabled = this.options.disabled;
     this.setState('closed');
-    this.stopWatchdog();
+    this.watchdog.stop();
     for (const hook of [...this.closeHooks]) {
       try {
         hook();
