@@ -18,7 +18,8 @@ import { delay } from '../util/abort.js';
 import { monotonicNow } from '../util/clock.js';
 import { logger } from '../util/log.js';
 import { Flow, runInFlow } from '../lock/flow.js';
-import type { Acquisition, LockLossReason, SharedReentrantLock } from '../lock/shared-reentrant-lock.js';
+import type { Acquisition } from '../lock/acquisition.js';
+import type { LockLossReason, SharedReentrantLock } from '../lock/shared-reentrant-lock.js';
 import { TermControl, type Control, type LeadershipLossReason } from './control.js';
 
 const log = logger('leader');

@@ -20,12 +20,13 @@ import type { Coordinator } from '../session/coordinator.js';
 import { monotonicNow, monotonicToEpoch } from '../util/clock.js';
 import { logger } from '../util/log.js';
 import { childPath, validatePath } from '../util/paths.js';
-import { ZK_CODES, type NativeEvent } from '../zk/native.js';
-import type { ZkSession } from '../zk/zk-session.js';
+import { ZK_CODES } from '../zk/native.js';
 import { toNativeAcl, type AclEntry } from './acl.js';
 import { sortContenders, type ContenderImplementation } from './contenders.js';
 import { currentFlow, Flow, flowForAcquire, runInFlow } from './flow.js';
-import { LockInternals, type HeldNode } from './lock-internals.js';
+import { LockInternals } from './lock-internals.js';
+import { Acquisition, type LockLossReason } from './acquisition.js';
+import { OwnershipVerifier } from './ownership-verifier.js';
 
 const log = logger('lock');
 
@@ -49,8 +50,7 @@ export type AcquireOptions =
       signal?: AbortSignal;
     };
 
-/** Why a held lock was lost. */
-export type LockLossReason = 'sessionExpired' | 'connectionLost' | 'nodeDeleted' | 'nodeChanged';
+export type { LockLossReason } from './acquisition.js';
 
 /** Events of a lock (eventemitter3). */
 export interface LockEvents {
@@ -94,22 +94,6 @@ export interface LockHandle {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** The state of one flow's hold on the lock. @internal */
-export class Acquisition {
-  count = 1;
-  status: 'held' | 'lost' | 'released' = 'held';
-  lossReason: LockLossReason | undefined;
-  verifiedOk = true;
-  verifying: Promise<OwnershipStatus | 'OK'> | undefined;
-  timer: NodeJS.Timeout | undefined;
-  onSessionEnded: (() => void) | undefined;
-  nodeWatcher: ((event: NativeEvent) => void) | undefined;
-  constructor(
-    readonly flow: Flow,
-    readonly node: HeldNode,
-  ) {}
-}
-
 const DEFAULT_VERIFY_INTERVAL_MS = 2000;
 
 /**
@@ -126,6 +110,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
   private readonly internals: LockInternals;
   private readonly acquisitions = new Map<Flow, Acquisition>();
   private readonly contending = new Set<Flow>();
+  private readonly verifier: OwnershipVerifier;
 
   constructor(
     private readonly coordinator: Coordinator,
@@ -153,6 +138,13 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
       this.path,
       Buffer.from(this.id, 'utf8'),
       toNativeAcl(options.acl),
+    );
+    this.verifier = new OwnershipVerifier(
+      coordinator,
+      this.path,
+      this.id,
+      this.verifyIntervalMs,
+      (acquisition, reason) => this.markLost(acquisition, reason),
     );
   }
 
@@ -183,8 +175,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
       }
       const acquisition = new Acquisition(flow, node);
       this.acquisitions.set(flow, acquisition);
-      acquisition.nodeWatcher = this.ownNodeWatcher(acquisition);
-      this.scheduleVerification(acquisition);
+      this.verifier.start(acquisition);
       // Expiry, giving up, or close(): every hold of that session is lost.
       acquisition.onSessionEnded = () => this.markLost(acquisition, 'sessionExpired');
       node.session.once('ended', acquisition.onSessionEnded);
@@ -296,7 +287,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
     if (!acquisition || acquisition.status === 'released') {
       throw new OwnershipError('NOT_ACQUIRED', `${this.path} is not acquired by this async flow`);
     }
-    const status = await this.verify(acquisition, maxWaitMs);
+    const status = await this.verifier.verify(acquisition, maxWaitMs);
     if (status === 'OK' && this.isOwnedNow(acquisition)) return;
     const reason = status === 'OK' ? 'CONNECTION_LOST' : status;
     throw new OwnershipError(
@@ -382,93 +373,9 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
     });
   }
 
-  // ---- verification ----------------------------------------------------------------------
-
-  /**
-   * The data watch every verification sets on our own node: a deletion or rewrite is seen at once,
-   * not at the next verification. Set from the first verification on (not at acquire time, which
-   * would put an extra read in front of a quick release).
-   */
-  private ownNodeWatcher(acquisition: Acquisition): (event: NativeEvent) => void {
-    return (event) => {
-      if (acquisition.status !== 'held') return;
-      if (event.name === 'NODE_DELETED') this.markLost(acquisition, 'nodeDeleted');
-      else {
-        acquisition.verifiedOk = false;
-        void this.verify(acquisition);
-      }
-    };
-  }
-
-  private checkNodeData(acquisition: Acquisition, data: Buffer, czxid: bigint): boolean {
-    if (data.toString('utf8') !== this.id || czxid !== acquisition.node.czxid) {
-      this.markLost(acquisition, 'nodeChanged');
-      return false;
-    }
-    return true;
-  }
-
-  private scheduleVerification(acquisition: Acquisition): void {
-    acquisition.timer = setTimeout(() => {
-      void this.verify(acquisition).finally(() => {
-        if (acquisition.status === 'held') this.scheduleVerification(acquisition);
-      });
-    }, this.verifyIntervalMs);
-  }
-
   /** Verifies an acquisition against the server now. @internal */
   verifyAcquisition(acquisition: Acquisition, maxWaitMs?: number): Promise<OwnershipStatus | 'OK'> {
-    return this.verify(acquisition, maxWaitMs);
-  }
-
-  /** One verification round trip: our node's data and the listing, pipelined. */
-  private verify(acquisition: Acquisition, maxWaitMs?: number): Promise<OwnershipStatus | 'OK'> {
-    acquisition.verifying ??= this.doVerify(acquisition, maxWaitMs)
-      .catch((error: unknown): OwnershipStatus => {
-        log('%s: verification failed: %O', this.path, error);
-        return 'CONNECTION_LOST';
-      })
-      .finally(() => {
-        acquisition.verifying = undefined;
-      });
-    return acquisition.verifying;
-  }
-
-  private async doVerify(acquisition: Acquisition, maxWaitMs?: number): Promise<OwnershipStatus | 'OK'> {
-    if (acquisition.status === 'lost') {
-      return acquisition.lossReason === 'nodeDeleted' || acquisition.lossReason === 'nodeChanged'
-        ? 'SERVER_SIDE_ID_DIFFERENT'
-        : 'CONNECTION_LOST';
-    }
-    if (acquisition.status === 'released') return 'NOT_ACQUIRED';
-    const session: ZkSession = acquisition.node.session;
-    if (session.ended || this.coordinator.session !== session) {
-      this.markLost(acquisition, 'sessionExpired');
-      return 'CONNECTION_LOST';
-    }
-    const timeoutMs = Math.max(1, Math.min(maxWaitMs ?? Infinity, this.coordinator.timing.requestTimeoutMs));
-    const reading = session.getData(acquisition.node.nodePath, { timeoutMs }, acquisition.nodeWatcher);
-    const listing = session.getChildren(this.path, { timeoutMs });
-    listing.catch(() => undefined);
-    try {
-      const { data, stat } = await reading;
-      if (!this.checkNodeData(acquisition, data, stat.czxid.readBigInt64BE(0)))
-        return 'SERVER_SIDE_ID_DIFFERENT';
-      const first = sortContenders(await listing)[0];
-      if (first?.name !== acquisition.node.nodeName) {
-        this.markLost(acquisition, 'nodeChanged');
-        return 'SERVER_SIDE_ID_DIFFERENT';
-      }
-      if (acquisition.status === 'held') acquisition.verifiedOk = true;
-      return acquisition.status === 'held' ? 'OK' : 'CONNECTION_LOST';
-    } catch (error) {
-      if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE) {
-        this.markLost(acquisition, 'nodeDeleted');
-        return 'SERVER_SIDE_ID_DIFFERENT';
-      }
-      log('%s: verification failed: %s', this.path, (error as Error).message);
-      return 'CONNECTION_LOST';
-    }
+    return this.verifier.verify(acquisition, maxWaitMs);
   }
 
   private markLost(acquisition: Acquisition, reason: LockLossReason): void {
