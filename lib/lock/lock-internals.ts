@@ -65,7 +65,7 @@ export class LockInternals {
    * timeout; rejects with AbortError on abort. Our node never outlives a failed attempt.
    */
   async attempt(options: AttemptOptions): Promise<HeldNode | undefined> {
-    let own: (HeldNode & { prefix: string }) | undefined;
+    let own: HeldNode | undefined;
     try {
       for (;;) {
         if (options.signal?.aborted) throw new AbortError('acquire() was aborted', options.signal.reason);
@@ -104,7 +104,7 @@ export class LockInternals {
           own = undefined;
           continue;
         }
-        if (index < this.maxLeases) return this.held(own);
+        if (index < this.maxLeases) return own;
         if (monotonicNow() >= options.deadline) return await this.giveUp(own);
         const predecessor = contenders[index - this.maxLeases] as ContenderNode;
         const outcome = await this.waitForDeletion(
@@ -116,7 +116,7 @@ export class LockInternals {
           case 'deleted':
             // Sequence numbers only grow, so nothing can appear ahead of us: if the node we
             // watched was the first contender, we hold the lock now, without listing again.
-            if (this.maxLeases === 1 && index === 1) return this.held(own);
+            if (this.maxLeases === 1 && index === 1) return own;
             break;
           case 'timeout':
             return await this.giveUp(own);
@@ -130,10 +130,6 @@ export class LockInternals {
       if (own) await this.deleteNodeWithin(own.nodePath, own.session);
       throw error;
     }
-  }
-
-  private held(own: HeldNode): HeldNode {
-    return { session: own.session, nodePath: own.nodePath, nodeName: own.nodeName, czxid: own.czxid };
   }
 
   private async giveUp(own: HeldNode): Promise<undefined> {
@@ -162,7 +158,7 @@ export class LockInternals {
    */
   private async createNode(
     options: AttemptOptions,
-  ): Promise<{ node: HeldNode & { prefix: string }; children: string[] | undefined } | undefined> {
+  ): Promise<{ node: HeldNode; children: string[] | undefined } | undefined> {
     const prefix = newNodePrefix();
     const state = { mayExist: false, created: undefined as HeldNode | undefined };
     try {
@@ -179,7 +175,7 @@ export class LockInternals {
     prefix: string,
     state: { mayExist: boolean; created: HeldNode | undefined },
     options: AttemptOptions,
-  ): Promise<{ node: HeldNode & { prefix: string }; children: string[] | undefined } | undefined> {
+  ): Promise<{ node: HeldNode; children: string[] | undefined } | undefined> {
     const path = childPath(this.lockPath, prefix);
     for (let attempt = 0; ; attempt += 1) {
       if (options.signal?.aborted) throw new AbortError('acquire() was aborted', options.signal.reason);
@@ -209,7 +205,7 @@ export class LockInternals {
         }
         if (recovered) {
           state.created = recovered;
-          return { node: { ...recovered, prefix }, children: undefined };
+          return { node: recovered, children: undefined };
         }
         state.mayExist = false;
       }
@@ -240,7 +236,7 @@ export class LockInternals {
         state.created.czxid = stat ? stat.czxid.readBigInt64BE(0) : 0n;
       }
       const children = await listing.catch(() => undefined);
-      return { node: { ...state.created, prefix }, children };
+      return { node: state.created, children };
     }
   }
 
@@ -251,11 +247,7 @@ export class LockInternals {
    */
   private async recoverCreated(session: ZkSession, prefix: string): Promise<HeldNode | undefined> {
     const timeoutMs = this.requestTimeoutMs;
-    const children = await session.getChildren(this.lockPath, { timeoutMs }).catch((error: unknown) => {
-      if (isZkCode(error, ZK_CODES.NO_NODE)) return [];
-      throw error;
-    });
-    const name = findByPrefix(children, prefix);
+    const name = findByPrefix(await this.children(session, timeoutMs), prefix);
     if (!name) return undefined;
     const nodePath = childPath(this.lockPath, name);
     const stat = await session.exists(nodePath, { timeoutMs });
@@ -271,8 +263,7 @@ export class LockInternals {
   private async removeByPrefix(prefix: string): Promise<void> {
     try {
       const session = await this.coordinator.connectedSession('cleanup', {});
-      const children = await session.getChildren(this.lockPath, { timeoutMs: this.requestTimeoutMs });
-      const name = findByPrefix(children, prefix);
+      const name = findByPrefix(await this.children(session, this.requestTimeoutMs), prefix);
       if (name) await this.deleteNode(childPath(this.lockPath, name));
     } catch (error) {
       log('%s: cleanup of prefix %s failed: %s', this.lockPath, prefix, (error as Error).message);
@@ -324,15 +315,17 @@ export class LockInternals {
     });
   }
 
-  /** Lists contenders in order. */
-  async contenders(session: ZkSession): Promise<ContenderNode[]> {
-    const children = await session
-      .getChildren(this.lockPath, { timeoutMs: this.requestTimeoutMs })
-      .catch((error: unknown) => {
-        if (isZkCode(error, ZK_CODES.NO_NODE)) return [];
-        throw error;
-      });
-    return sortContenders(children);
+  /** Children of the lock path; none when the path does not exist yet. */
+  private async children(session: ZkSession, timeoutMs: number): Promise<string[]> {
+    return session.getChildren(this.lockPath, { timeoutMs }).catch((error: unknown) => {
+      if (isZkCode(error, ZK_CODES.NO_NODE)) return [];
+      throw error;
+    });
+  }
+
+  /** Contenders in lock order. */
+  async contenders(session: ZkSession, timeoutMs = this.requestTimeoutMs): Promise<ContenderNode[]> {
+    return sortContenders(await this.children(session, timeoutMs));
   }
 
   /**

@@ -22,7 +22,7 @@ import { logger } from '../util/log.js';
 import { childPath, validatePath } from '../util/paths.js';
 import { ZK_CODES } from '../zk/native.js';
 import { toNativeAcl, type AclEntry } from './acl.js';
-import { sortContenders, type ContenderImplementation } from './contenders.js';
+import type { ContenderImplementation } from './contenders.js';
 import { currentFlow, Flow, flowForAcquire, runInFlow } from './flow.js';
 import { LockInternals } from './lock-internals.js';
 import { Acquisition, type LockLossReason } from './acquisition.js';
@@ -201,7 +201,6 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
   private async releaseAcquisition(acquisition: Acquisition, all: boolean): Promise<void> {
     acquisition.count = all ? 0 : acquisition.count - 1;
     if (acquisition.count > 0) return;
-    const wasHeld = acquisition.status === 'held';
     acquisition.status = 'released';
     this.detach(acquisition);
     if (this.acquisitions.get(acquisition.flow) === acquisition) this.acquisitions.delete(acquisition.flow);
@@ -210,8 +209,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
       await this.internals.deleteNodeWithin(acquisition.node.nodePath, acquisition.node.session);
     }
     log('%s released %s', this.path, acquisition.node.nodeName);
-    if (wasHeld || acquisition.lossReason)
-      this.emit('released', { path: this.path, node: acquisition.node.nodeName });
+    this.emit('released', { path: this.path, node: acquisition.node.nodeName });
   }
 
   /** Releases an acquisition completely, whatever the calling flow. @internal */
@@ -344,11 +342,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
   /** Contenders in lock order with their node, id, owner session and implementation. */
   async contenderDetails(): Promise<ContenderInfo[]> {
     return this.coordinator.retrying('contenders()', {}, async (session, timeoutMs) => {
-      const children = await session.getChildren(this.path, { timeoutMs }).catch((error: unknown) => {
-        if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE) return [];
-        throw error;
-      });
-      const sorted = sortContenders(children);
+      const sorted = await this.internals.contenders(session, timeoutMs);
       const details = await Promise.all(
         sorted.map(async (contender) => {
           try {

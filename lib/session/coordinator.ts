@@ -405,12 +405,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     return new LeaderSelector({ ...rest, lock: this.createLock(path, id === undefined ? {} : { id }) });
   }
 
-  /** Registers cleanup to run on close(). @internal */
-  onClose(hook: () => void): () => void {
-    this.closeHooks.add(hook);
-    return () => this.closeHooks.delete(hook);
-  }
-
   /**
    * Closes the session (the server then deletes this client's lock nodes at once) and clears
    * every timer and socket, so the process can exit. Idempotent.

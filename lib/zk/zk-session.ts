@@ -69,8 +69,6 @@ export class ZkSession extends EventEmitter<SessionEvents> {
   readonly client: NativeClient;
   /** Monotonic send time of the newest request that got an answer (-Infinity: none yet). */
   lastAnsweredSendTime = Number.NEGATIVE_INFINITY;
-  /** Monotonic time of the last request sent (heartbeats included). */
-  lastSendTime = Number.NEGATIVE_INFINITY;
   /** True while the native client reports SYNC_CONNECTED. */
   isConnected = false;
   /** Set once the session ended; requests then fail at once. */
@@ -274,7 +272,6 @@ export class ZkSession extends EventEmitter<SessionEvents> {
       };
       options.signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.add(entry);
-      this.lastSendTime = sendTime;
       try {
         call(this.client, (error, ...results) => {
           if (error === null || error === undefined) {
