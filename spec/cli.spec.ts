@@ -2,69 +2,19 @@
 // against a real ZooKeeper: a lock held by one of our coordinators, a second one of ours waiting, and
 // a kazoo-named node, as `inspect`, `inspect --json` and `watch` show them.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Coordinator, LockHandle, SharedReentrantLock } from '../lib/index.js';
 import type { Snapshot } from '../lib/cli/snapshot.js';
 import { native, type NativeClient } from '../lib/zk/native.js';
 import { CoordinatorPool } from './support/coordinators.js';
+import { killAllScripts, ScriptProcess, type Finished } from './support/processes.js';
 import { waitFor } from './support/wait.js';
 import { ZooKeeperCluster } from './support/zookeeper.js';
 
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
-
-interface Finished {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The CLI in a child process; its output is collected as it comes. */
-class Cli {
-  readonly child: ChildProcess;
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<Finished>;
-
-  constructor(args: string[], env: NodeJS.ProcessEnv = process.env) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'lib/cli/main.ts', ...args], {
-      cwd: REPO_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    live.add(this.child);
-    this.child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
-    this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
-    this.exited = new Promise((resolve) =>
-      this.child.once('exit', (code, signal) => {
-        live.delete(this.child);
-        resolve({ code, signal, stdout: this.stdout, stderr: this.stderr });
-      }),
-    );
-  }
-
-  /** Waits for the exit; SIGKILL and a failure after timeoutMs. */
-  async finished(timeoutMs = 30_000): Promise<Finished> {
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
-    const result = await this.exited;
-    clearTimeout(timer);
-    assert.equal(
-      result.signal,
-      null,
-      `killed after ${timeoutMs} ms; stdout:\n${this.stdout}\nstderr:\n${this.stderr}`,
-    );
-    return result;
-  }
-}
-
-const run = (args: string[], env?: NodeJS.ProcessEnv): Promise<Finished> => new Cli(args, env).finished();
+const cli = (args: string[], env?: NodeJS.ProcessEnv): ScriptProcess =>
+  new ScriptProcess('lib/cli/main.ts', args, env);
+const run = (args: string[], env?: NodeJS.ProcessEnv): Promise<Finished> => cli(args, env).finished();
 
 /** A raw client that creates a node named like kazoo's Lock does: `<uuid>__lock__<seq>`. */
 async function kazooContender(connectString: string, path: string, id: string): Promise<NativeClient> {
@@ -117,7 +67,7 @@ describe('zk-leader-selector CLI', () => {
   });
 
   after(async () => {
-    for (const child of live) child.kill('SIGKILL');
+    killAllScripts();
     kazoo?.close();
     await pool.closeAll();
     await zk?.close();
@@ -236,7 +186,7 @@ describe('zk-leader-selector CLI', () => {
   });
 
   it('watch prints the contenders, prints them again when the holder changes, and stops on SIGINT', async () => {
-    const watch = new Cli(['watch', path, '--interval', '100'], env);
+    const watch = cli(['watch', path, '--interval', '100'], env);
     try {
       await waitFor(() => watch.stdout.includes('held by holder-a'), {
         timeoutMs: 20_000,
@@ -261,7 +211,7 @@ describe('zk-leader-selector CLI', () => {
   });
 
   it('watch --json prints one JSON object per change and stops after --duration', async () => {
-    const watch = new Cli(['watch', path, '--json', '--interval', '100', '--duration', '60000'], env);
+    const watch = cli(['watch', path, '--json', '--interval', '100', '--duration', '60000'], env);
     try {
       await waitFor(() => watch.stdout.includes('\n'), { timeoutMs: 20_000, message: () => watch.stderr });
       const kazooNode = JSON.parse(watch.stdout.split('\n')[0] ?? '') as Snapshot & { change: unknown };

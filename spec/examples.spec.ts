@@ -4,7 +4,6 @@
 // Docker path and then starts a ZooKeeper of its own (the local-install path), unless the whole suite
 // runs against an external server (ZOOKEEPER_CONNECT_STRING), which the demo then uses.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -12,69 +11,11 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Coordinator, SharedReentrantLock } from '../lib/index.js';
 import { CoordinatorPool } from './support/coordinators.js';
+import { killAllScripts, ScriptProcess } from './support/processes.js';
 import { waitFor } from './support/wait.js';
 import { ZooKeeperCluster } from './support/zookeeper.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
-
-interface Finished {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  /** From spawn to exit. */
-  ms: number;
-}
-
-/** An example in a child process; output collected as it comes. */
-class Example {
-  readonly child: ChildProcess;
-  readonly started = Date.now();
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<Finished>;
-
-  constructor(script: string, args: string[], env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-      cwd: REPO_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    live.add(this.child);
-    this.child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
-    this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
-    this.exited = new Promise((resolve) =>
-      this.child.once('exit', (code, signal) => {
-        live.delete(this.child);
-        resolve({ code, signal, stdout: this.stdout, stderr: this.stderr, ms: Date.now() - this.started });
-      }),
-    );
-  }
-
-  get output(): string {
-    return `stdout:\n${this.stdout}\nstderr:\n${this.stderr}`;
-  }
-
-  waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<true> {
-    return waitFor(() => pattern.test(this.stdout) || undefined, {
-      timeoutMs,
-      message: () => `${pattern} in the output of ${this.child.spawnargs.slice(2).join(' ')}\n${this.output}`,
-    });
-  }
-
-  /** Waits for the exit; SIGKILL and an assertion failure after timeoutMs. */
-  async finished(timeoutMs: number): Promise<Finished> {
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
-    const result = await this.exited;
-    clearTimeout(timer);
-    assert.equal(result.signal, null, `killed after ${timeoutMs} ms\n${this.output}`);
-    return result;
-  }
-}
 
 describe('examples/', () => {
   let zk: ZooKeeperCluster;
@@ -98,13 +39,13 @@ describe('examples/', () => {
     observer = await pool.start({ connectString: zk.connectString, sessionTimeoutMs: 10_000 });
   });
   after(async () => {
-    for (const child of live) child.kill('SIGKILL');
+    killAllScripts();
     await pool.closeAll();
     await zk?.close();
   });
 
   it('lock.ts: two workers take turns; fencing tokens increase; no overlap', async () => {
-    const run = new Example('examples/lock.ts', ['--path', path('lock')], env);
+    const run = new ScriptProcess('examples/lock.ts', ['--path', path('lock')], env);
     const { code, stdout } = await run.finished(30_000);
     assert.equal(code, 0, run.output);
     assert.match(
@@ -123,7 +64,7 @@ describe('examples/', () => {
   });
 
   it('leader.ts: cleans while leading and stops by itself after --seconds', async () => {
-    const run = new Example(
+    const run = new ScriptProcess(
       'examples/leader.ts',
       ['--path', path('leader'), '--seconds', '2', '--interval-ms', '200'],
       env,
@@ -139,7 +80,7 @@ describe('examples/', () => {
   });
 
   it('leader.ts: --terms with --term-seconds yields and stops after the terms', async () => {
-    const run = new Example(
+    const run = new ScriptProcess(
       'examples/leader.ts',
       ['--path', path('leader-terms'), '--terms', '2', '--term-seconds', '1', '--interval-ms', '200'],
       env,
@@ -153,9 +94,17 @@ describe('examples/', () => {
   });
 
   it('leader.ts: two processes, one leads; SIGTERM to the leader hands over', async () => {
-    const first = new Example('examples/leader.ts', ['--path', path('leader-two'), '--id', 'first'], env);
+    const first = new ScriptProcess(
+      'examples/leader.ts',
+      ['--path', path('leader-two'), '--id', 'first'],
+      env,
+    );
     await first.waitForOutput(/\[first\] leading: term 1/);
-    const second = new Example('examples/leader.ts', ['--path', path('leader-two'), '--id', 'second'], env);
+    const second = new ScriptProcess(
+      'examples/leader.ts',
+      ['--path', path('leader-two'), '--id', 'second'],
+      env,
+    );
     try {
       await waitFor(async () => (await lockAt(path('leader-two')).contenders()).length === 2);
       assert.doesNotMatch(second.stdout, /leading/);
@@ -171,16 +120,16 @@ describe('examples/', () => {
   });
 
   it('graceful-shutdown.ts: SIGTERM stops it quickly and cleanly; the next contender leads at once', async () => {
-    const leader = new Example(
+    const leader = new ScriptProcess(
       'examples/graceful-shutdown.ts',
       ['--path', path('graceful'), '--step-ms', '100'],
       env,
     );
-    let next: Example | undefined;
+    let next: ScriptProcess | undefined;
     try {
       await leader.waitForOutput(/leading \(term 1/);
       // Started once the first one leads, so it is the one that waits.
-      next = new Example(
+      next = new ScriptProcess(
         'examples/graceful-shutdown.ts',
         ['--path', path('graceful'), '--step-ms', '100'],
         env,
@@ -209,7 +158,7 @@ describe('examples/', () => {
   });
 
   it('checkpointing.ts: skips the interrupted write, the next leader resumes, stale tokens are rejected', async () => {
-    const run = new Example('examples/checkpointing.ts', ['--path', path('checkpointing')], env);
+    const run = new ScriptProcess('examples/checkpointing.ts', ['--path', path('checkpointing')], env);
     const { code, stdout } = await run.finished(30_000);
     assert.equal(code, 0, run.output);
     assert.match(stdout, /\[worker-a\] batch 4 written/);
@@ -240,7 +189,7 @@ describe('examples/', () => {
     delete demoEnv.ZOOKEEPER_SESSION_TIMEOUT_MS;
     const ownServer = !process.env.ZOOKEEPER_CONNECT_STRING;
     try {
-      const demo = new Example('examples/demo.ts', [], demoEnv);
+      const demo = new ScriptProcess('examples/demo.ts', [], demoEnv);
       const { code, stdout, ms } = await demo.finished(60_000);
       assert.equal(code, 0, demo.output);
       assert.ok(ms < 40_000, `the demo took ${ms} ms`);

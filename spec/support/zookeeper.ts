@@ -10,21 +10,12 @@
 // Environment: ZOOKEEPER_JAR (default /usr/share/java/zookeeper.jar), JAVA_HOME, ZK_HARNESS_KEEP=1 keeps
 // the temp dirs (logs) after close(), ZK_HARNESS_LOG_LEVEL (slf4j-simple level, default info).
 import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  accessSync,
-  constants,
-  existsSync,
-  mkdirSync,
-  openSync,
-  closeSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { findExecutable } from './executables.js';
 import { setTimeout as delay } from 'node:timers/promises';
 
 export interface ZooKeeperOptions {
@@ -57,21 +48,7 @@ const READY_TIMEOUT_MS = 30_000;
 const STOP_ESCALATE_MS = 10_000;
 const MAIN_CLASS = 'org.apache.zookeeper.server.quorum.QuorumPeerMain';
 
-function findJava(): string | undefined {
-  const candidates: string[] = [];
-  if (process.env.JAVA_HOME) candidates.push(path.join(process.env.JAVA_HOME, 'bin', 'java'));
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter))
-    if (dir) candidates.push(path.join(dir, 'java'));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // next
-    }
-  }
-  return undefined;
-}
+const findJava = (): string | undefined => findExecutable('java');
 
 /** True when tests can get a ZooKeeper: an external one (ZOOKEEPER_CONNECT_STRING) or java + the jar. */
 export function zooKeeperAvailable(): { ok: true } | { ok: false; reason: string } {

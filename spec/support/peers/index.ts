@@ -14,12 +14,13 @@
 // KAZOO_PYTHON (default /usr/bin/python3).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findExecutable } from '../executables.js';
 
 export type PeerImpl = 'curator' | 'kazoo';
 export type Availability = { ok: true } | { ok: false; reason: string };
@@ -150,22 +151,6 @@ export const CURATOR_JARS: readonly string[] = [
   'slf4j-api.jar',
   'slf4j-nop.jar',
 ];
-
-function findExecutable(name: string): string | undefined {
-  const candidates: string[] = [];
-  if (process.env.JAVA_HOME) candidates.push(path.join(process.env.JAVA_HOME, 'bin', name));
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter))
-    if (dir) candidates.push(path.join(dir, name));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // next
-    }
-  }
-  return undefined;
-}
 
 function jarPaths(): string[] {
   return CURATOR_JARS.map((jar) => path.join(JAVA_LIB_DIR, jar));
