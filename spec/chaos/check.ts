@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
+  emptyStats,
   parseJsonLines,
   type MemberWatches,
   type OrphanNode,
@@ -39,6 +40,29 @@ export interface Interval {
   maxGap: number;
   term?: number | undefined;
   token?: string | undefined;
+}
+
+type OpenRecord = Extract<WorkerRecord, { t: 'open' }>;
+
+/** The interval an 'open' record began, ended as given. */
+function closeInterval(
+  o: OpenRecord,
+  w: number,
+  inc: number,
+  closing: Pick<Interval, 'end' | 'lastTrue' | 'reason' | 'maxGap'>,
+): Interval {
+  return {
+    path: o.path,
+    kind: o.kind,
+    who: o.who,
+    w,
+    inc,
+    n: o.n,
+    start: o.at,
+    ...closing,
+    term: o.term,
+    token: o.token,
+  };
 }
 
 export interface Overlap {
@@ -117,21 +141,6 @@ export interface ChaosReport {
   ok: boolean;
 }
 
-const emptyStats = (): WorkerStats => ({
-  acquireCalls: 0,
-  acquired: 0,
-  timeouts: 0,
-  aborted: 0,
-  acquireErrors: 0,
-  releaseErrors: 0,
-  reentrant: 0,
-  terms: 0,
-  leaderThrows: 0,
-  yields: 0,
-  selectorErrors: 0,
-  errors: {},
-});
-
 function addStats(into: WorkerStats, from: WorkerStats): void {
   for (const key of Object.keys(into) as (keyof WorkerStats)[]) {
     if (key === 'errors') continue;
@@ -209,7 +218,7 @@ export function checkRun(dir: string): ChaosReport {
     const w = Number(match[1]);
     const inc = Number(match[2]);
     const records = parseJsonLines<WorkerRecord>(readFileSync(join(dir, file), 'utf8'));
-    const open = new Map<number, Extract<WorkerRecord, { t: 'open' }>>();
+    const open = new Map<number, OpenRecord>();
     let lastStats: WorkerStats | undefined;
     for (const r of records) {
       if (r.t === 'open') open.set(r.n, r);
@@ -217,21 +226,9 @@ export function checkRun(dir: string): ChaosReport {
         const o = open.get(r.n);
         if (!o) continue;
         open.delete(r.n);
-        intervals.push({
-          path: o.path,
-          kind: o.kind,
-          who: o.who,
-          w,
-          inc,
-          n: o.n,
-          start: o.at,
-          end: r.at,
-          lastTrue: r.lastTrue,
-          reason: r.reason,
-          maxGap: r.maxGap,
-          term: o.term,
-          token: o.token,
-        });
+        intervals.push(
+          closeInterval(o, w, inc, { end: r.at, lastTrue: r.lastTrue, reason: r.reason, maxGap: r.maxGap }),
+        );
       } else if (r.t === 'stats') lastStats = r.stats;
       else if (r.t === 'coord' && r.ev === 'connected' && r.sessionTimeoutMs)
         sessionTimeouts.set(w, r.sessionTimeoutMs);
@@ -241,21 +238,10 @@ export function checkRun(dir: string): ChaosReport {
     for (const o of open.values()) {
       const end = death?.at ?? lastEventAt;
       if (!death) unclosed += 1;
-      intervals.push({
-        path: o.path,
-        kind: o.kind,
-        who: o.who,
-        w,
-        inc,
-        n: o.n,
-        start: o.at,
-        end: Math.max(end, o.at),
-        lastTrue: Math.max(end, o.at),
-        reason: death?.reason ?? 'unclosed',
-        maxGap: 0,
-        term: o.term,
-        token: o.token,
-      });
+      const at = Math.max(end, o.at);
+      intervals.push(
+        closeInterval(o, w, inc, { end: at, lastTrue: at, reason: death?.reason ?? 'unclosed', maxGap: 0 }),
+      );
     }
   }
   for (const i of intervals) {

@@ -37,6 +37,22 @@ export interface WorkerStats {
 }
 
 /** One line of a worker's log `<dir>/w<k>-<incarnation>.jsonl`. */
+/** Counters all zero: a worker starts from these, the checker sums into them. */
+export const emptyStats = (): WorkerStats => ({
+  acquireCalls: 0,
+  acquired: 0,
+  timeouts: 0,
+  aborted: 0,
+  acquireErrors: 0,
+  releaseErrors: 0,
+  reentrant: 0,
+  terms: 0,
+  leaderThrows: 0,
+  yields: 0,
+  selectorErrors: 0,
+  errors: {},
+});
+
 export type WorkerRecord =
   | { t: 'hello'; w: number; inc: number; pid: number; at: number }
   | {

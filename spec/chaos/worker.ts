@@ -26,7 +26,7 @@ import {
   type SharedReentrantLock,
 } from '../../lib/index.js';
 import { Rng } from './prng.js';
-import { now, type WorkerRecord, type WorkerStats } from './records.js';
+import { emptyStats, now, type WorkerRecord, type WorkerStats } from './records.js';
 
 const SAMPLE_MS = 20;
 /**
@@ -67,20 +67,7 @@ const reply = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
-const stats: WorkerStats = {
-  acquireCalls: 0,
-  acquired: 0,
-  timeouts: 0,
-  aborted: 0,
-  acquireErrors: 0,
-  releaseErrors: 0,
-  reentrant: 0,
-  terms: 0,
-  leaderThrows: 0,
-  yields: 0,
-  selectorErrors: 0,
-  errors: {},
-};
+const stats: WorkerStats = emptyStats();
 const bump = (key: string): void => {
   stats.errors[key] = (stats.errors[key] ?? 0) + 1;
 };
