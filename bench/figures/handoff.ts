@@ -5,7 +5,13 @@
 // notification at the same moment, so this one is near zero or negative).
 import { runHandoffWorker, type PeerImpl } from '../../spec/support/peers/index.js';
 import { JsonChild, fmt, quantile } from '../lib/common.js';
-import type { BenchContext, Figure, Table } from '../lib/context.js';
+import {
+  availablePeers,
+  networkSettings,
+  type BenchContext,
+  type Figure,
+  type Table,
+} from '../lib/context.js';
 
 type Impl = 'ours' | PeerImpl;
 const LABEL: Record<Impl, string> = { ours: 'ours', curator: 'Curator', kazoo: 'kazoo' };
@@ -55,16 +61,9 @@ async function run(
 export const handoff: Figure = async (ctx: BenchContext) => {
   const warmup = ctx.quick ? 20 : 50;
   const handoffs = ctx.quick ? 100 : 500;
-  const impls: Impl[] = ['ours'];
-  const notes: string[] = [];
-  if (ctx.curator.ok) impls.push('curator');
-  else notes.push(`Curator skipped: ${ctx.curator.reason}`);
-  if (ctx.kazoo.ok) impls.push('kazoo');
-  else notes.push(`kazoo skipped: ${ctx.kazoo.reason}`);
-  const settings = [
-    { name: 'loopback', connect: ctx.direct },
-    { name: '2 ms RTT', connect: await ctx.delayedConnect() },
-  ];
+  const { peers, notes } = availablePeers(ctx);
+  const impls: Impl[] = ['ours', ...peers];
+  const settings = await networkSettings(ctx);
   const rows: string[][] = [];
   const data: unknown[] = [];
   for (const setting of settings) {

@@ -2,7 +2,13 @@
 // plain loopback and through the delay proxy (1 ms each way). Rounds alternate the order.
 import { runBenchWorker, type PeerImpl } from '../../spec/support/peers/index.js';
 import { JsonChild, fmt, measureRtt, median, mntr, now, ratio, sleep } from '../lib/common.js';
-import type { BenchContext, Figure, Table } from '../lib/context.js';
+import {
+  availablePeers,
+  networkSettings,
+  type BenchContext,
+  type Figure,
+  type Table,
+} from '../lib/context.js';
 
 type Impl = 'floor' | 'ours' | PeerImpl;
 const LABEL: Record<Impl, string> = {
@@ -82,17 +88,10 @@ async function runOnce(
 export const throughput: Figure = async (ctx: BenchContext) => {
   const rounds = ctx.quick ? 1 : 3;
   const seconds = ctx.quick ? 1 : 4;
-  const impls: Impl[] = ['floor', 'ours'];
-  const notes: string[] = [];
-  if (ctx.curator.ok) impls.push('curator');
-  else notes.push(`Curator skipped: ${ctx.curator.reason}`);
-  if (ctx.kazoo.ok) impls.push('kazoo');
-  else notes.push(`kazoo skipped: ${ctx.kazoo.reason}`);
+  const { peers, notes } = availablePeers(ctx);
+  const impls: Impl[] = ['floor', 'ours', ...peers];
 
-  const settings = [
-    { name: 'loopback', connect: ctx.direct },
-    { name: '2 ms RTT', connect: await ctx.delayedConnect() },
-  ];
+  const settings = await networkSettings(ctx);
   const samples: Sample[] = [];
   const rtt: Record<string, number> = {};
   for (const setting of settings) {

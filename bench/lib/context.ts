@@ -1,5 +1,5 @@
 // What every figure gets from bench/run.ts, and what it returns.
-import type { Availability } from '../../spec/support/peers/index.js';
+import type { Availability, PeerImpl } from '../../spec/support/peers/index.js';
 import type { ZooKeeperCluster } from '../../spec/support/zookeeper.js';
 
 export interface BenchContext {
@@ -63,4 +63,23 @@ export function markdownTable(table: Table): string {
     `| ${table.columns.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
     ...table.rows.map((r) => `| ${r.map(escape).join(' | ')} |`),
   ].join('\n');
+}
+
+/** The peers this run can compare with, and a note for each one it cannot. */
+export function availablePeers(ctx: BenchContext): { peers: PeerImpl[]; notes: string[] } {
+  const peers: PeerImpl[] = [];
+  const notes: string[] = [];
+  if (ctx.curator.ok) peers.push('curator');
+  else notes.push(`Curator skipped: ${ctx.curator.reason}`);
+  if (ctx.kazoo.ok) peers.push('kazoo');
+  else notes.push(`kazoo skipped: ${ctx.kazoo.reason}`);
+  return { peers, notes };
+}
+
+/** The two networks figures compare: loopback, and the 1 ms-each-way delay proxy. */
+export async function networkSettings(ctx: BenchContext): Promise<Array<{ name: string; connect: string }>> {
+  return [
+    { name: 'loopback', connect: ctx.direct },
+    { name: '2 ms RTT', connect: await ctx.delayedConnect() },
+  ];
 }
