@@ -292,6 +292,27 @@ describe('SharedReentrantLock', () => {
     }
   });
 
+  it('close() while holding: considerAsOwned() false at once, before the rival acquires; release does not throw', async () => {
+    const closing = await pool.start({ connectString: zk.connectString, sessionTimeoutMs: 6000 });
+    const path = uniquePath('close-held');
+    const lock = closing.createLock(path, { id: 'closing' });
+    assert.equal(await lock.acquire(1000), true);
+    const rival = b.createLock(path, { id: 'rival' });
+    let ownedWhenRivalAcquired: boolean | undefined;
+    const rivalDone = rival.acquire(10_000).then((ok) => {
+      ownedWhenRivalAcquired = lock.considerAsOwned();
+      return ok;
+    });
+    await waitFor(async () => (await children(b, path)).length === 2, { timeoutMs: 5000 });
+    const closed = closing.close();
+    assert.equal(lock.considerAsOwned(), false, 'still owned once close() began');
+    await closed;
+    assert.equal(await rivalDone, true);
+    assert.equal(ownedWhenRivalAcquired, false);
+    await lock.release();
+    await rival.release();
+  });
+
   it('server restart while held (within S): still owned afterwards, same node', async (t) => {
     if (zk.external) return t.skip('external ZooKeeper');
     const c = await pool.start({ connectString: zk.connectString, sessionTimeoutMs: 20_000 });

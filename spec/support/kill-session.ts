@@ -9,7 +9,7 @@ import type { ZkSession } from '../../lib/zk/zk-session.js';
 interface JoiningClient {
   connect(): void;
   close(): void;
-  once(event: 'connected', listener: () => void): void;
+  once(event: 'connected' | 'disconnected', listener: () => void): void;
   connectionManager: { socket?: { destroy(): void } };
 }
 
@@ -38,8 +38,18 @@ export async function killSession(
     });
     client.connect();
   });
+  // The server answers CLOSE_SESSION by closing the socket: then the session is gone.
+  const closed = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the session was not closed')), timeoutMs);
+    client.once('disconnected', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
   client.close();
-  // close() gives no completion signal: the server has the CLOSE_SESSION once the socket closes.
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  client.connectionManager.socket?.destroy();
+  try {
+    await closed;
+  } finally {
+    client.connectionManager.socket?.destroy();
+  }
 }
