@@ -29,9 +29,25 @@ type LooseEmitter = {
   once(event: string, listener: (...args: unknown[]) => void): unknown;
 };
 
-/** Resolves with the event's first argument the next time `event` fires. */
-export function nextEvent<T = unknown>(emitter: Emitter, event: string): Promise<T> {
-  return new Promise((resolve) => (emitter as LooseEmitter).once(event, (arg) => resolve(arg as T)));
+/**
+ * Resolves with the event's first argument the next time `event` fires; rejects if it has not
+ * fired within `timeoutMs`, so a test waiting on an event that never comes fails with its name
+ * instead of hanging until the file's timeout.
+ */
+export function nextEvent<T = unknown>(emitter: Emitter, event: string, timeoutMs = 30_000): Promise<T> {
+  const fired = new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no "${event}" event within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    (emitter as LooseEmitter).once(event, (arg) => {
+      clearTimeout(timer);
+      resolve(arg as T);
+    });
+  });
+  // Taken as handled here: a test may await it only after other steps.
+  fired.catch(() => undefined);
+  return fired;
 }
 
 /** Records when events fire (Date.now()) and their order. */
