@@ -2,6 +2,7 @@
 // Curator and kazoo peers):
 //   ours-worker.ts throughput-ours  <connect> <lockPath> <seconds> <sessionTimeoutMs>
 //   ours-worker.ts throughput-floor <connect> <lockPath> <seconds> <sessionTimeoutMs>
+//   ours-worker.ts throughput-floor-list <connect> <lockPath> <seconds> <sessionTimeoutMs>
 //       1 s warm-up, {"event":"timed"}, then uncontended cycles for <seconds>; result {cycles,
 //       seconds, cyclesPerSecond, totalCycles (warm-up included)}.
 //   ours-worker.ts handoff <connect> <lockPath> <clients> <warmup> <handoffs> <holdMs> <sessionTimeoutMs>
@@ -48,16 +49,28 @@ async function throughputOurs(seconds: number, sessionTimeoutMs: number): Promis
   await coordinator.close();
 }
 
-async function throughputFloor(seconds: number, sessionTimeoutMs: number): Promise<void> {
+/**
+ * The raw client with no lock logic: create + delete (`withListing` false), or create and
+ * getChildren sent back to back + delete (`withListing` true): the requests an uncontended
+ * acquire + release of any lock that must see its contenders sends.
+ */
+async function throughputFloor(
+  seconds: number,
+  sessionTimeoutMs: number,
+  withListing: boolean,
+): Promise<void> {
   const client = await connectRaw(connect, sessionTimeoutMs);
   await rawCall((cb) => client.mkdirp(lockPath, cb));
   const data = Buffer.from(`bench-${process.pid}`, 'utf8');
   const mode = raw.CreateMode.EPHEMERAL_SEQUENTIAL;
   await timedLoop(async () => {
     // Same node name shape and data as ours: the difference is only the protocol.
-    const created = await rawCall<string>((cb) =>
+    const creating = rawCall<string>((cb) =>
       client.create(`${lockPath}/_c_${randomUUID()}-lock-`, data, mode, cb),
     );
+    const listing = withListing ? rawCall((cb) => client.getChildren(lockPath, cb)) : undefined;
+    const created = await creating;
+    await listing;
     await rawCall((cb) => client.remove(created, -1, cb));
   }, seconds);
   client.close();
@@ -107,7 +120,8 @@ switch (mode) {
     await throughputOurs(Number(rest[0]), Number(rest[1]));
     break;
   case 'throughput-floor':
-    await throughputFloor(Number(rest[0]), Number(rest[1]));
+  case 'throughput-floor-list':
+    await throughputFloor(Number(rest[0]), Number(rest[1]), mode === 'throughput-floor-list');
     break;
   case 'handoff':
     await handoff(Number(rest[0]), Number(rest[1]), Number(rest[2]), Number(rest[3]), Number(rest[4]));

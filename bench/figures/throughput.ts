@@ -10,9 +10,10 @@ import {
   type Table,
 } from '../lib/context.js';
 
-type Impl = 'floor' | 'ours' | PeerImpl;
+type Impl = 'floor' | 'floor-list' | 'ours' | PeerImpl;
 const LABEL: Record<Impl, string> = {
   floor: 'floor: raw create + delete',
+  'floor-list': 'raw create ‖ getChildren + delete',
   ours: 'ours: SharedReentrantLock',
   curator: 'Curator InterProcessMutex',
   kazoo: 'kazoo Lock',
@@ -53,7 +54,7 @@ async function runOnce(
     })();
   };
   let cyclesPerSecond: number;
-  if (impl === 'ours' || impl === 'floor') {
+  if (impl === 'ours' || impl === 'floor' || impl === 'floor-list') {
     const child = new JsonChild('ours-worker.ts', [
       `throughput-${impl}`,
       connect,
@@ -89,7 +90,7 @@ export const throughput: Figure = async (ctx: BenchContext) => {
   const rounds = ctx.quick ? 1 : 3;
   const seconds = ctx.quick ? 1 : 4;
   const { peers, notes } = availablePeers(ctx);
-  const impls: Impl[] = ['floor', 'ours', ...peers];
+  const impls: Impl[] = ['floor', 'floor-list', 'ours', ...peers];
 
   const settings = await networkSettings(ctx);
   const samples: Sample[] = [];
@@ -153,6 +154,7 @@ export const throughput: Figure = async (ctx: BenchContext) => {
     `Measured RTT (exists round trip, median): loopback ${fmt(rtt.loopback, 2)} ms, delay proxy ${fmt(rtt['2 ms RTT'], 2)} ms.`,
     `requests/cycle: ZooKeeper packets received (mntr) in the middle of the timed window ÷ cycles in it, loopback.`,
     `Goal ours ≥ 0.95× floor: ${floorRatios.map((r, i) => `${settings[i]?.name} ${fmt(r, 2)}× ${r >= 0.95 ? 'met' : 'NOT met'}`).join(', ')}.`,
+    `"raw create ‖ getChildren + delete" is the raw client sending what an uncontended acquire + release of a lock that must see its contenders sends (create and getChildren back to back, then delete) and nothing else: the floor for such a lock on this client. Ours ÷ it: ${settings.map((s) => `${s.name} ${fmt(ratios[s.name]?.['ours/floor-list'] ?? 0, 2)}×`).join(', ')}.`,
   );
   return {
     title: 'Uncontended acquire + release',

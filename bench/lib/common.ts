@@ -278,6 +278,7 @@ export interface RawClient {
   ): void;
   remove(path: string, version: number, callback: (error: RawError | null) => void): void;
   exists(path: string, callback: (error: RawError | null, stat: unknown) => void): void;
+  getChildren(path: string, callback: (error: RawError | null, children: string[]) => void): void;
   mkdirp(path: string, callback: (error: RawError | null) => void): void;
 }
 interface RawModule {
