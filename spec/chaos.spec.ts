@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it } from './support/test.js';
 import { findOverlaps, formatReport, longestUnowned, type Interval } from './chaos/check.js';
 import { runChaos } from './chaos/run.js';
 import { zooKeeperAvailable } from './support/zookeeper.js';

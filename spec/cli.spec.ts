@@ -3,7 +3,7 @@
 // a kazoo-named node, as `inspect`, `inspect --json` and `watch` show them.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it } from './support/test.js';
 import type { Coordinator, LockHandle, SharedReentrantLock } from '../lib/index.js';
 import type { Snapshot } from '../lib/cli/snapshot.js';
 import { native, type NativeClient } from '../lib/zk/native.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it } from './support/test.js';
 import { Coordinator, ZkLeaderSelectorError } from '../lib/index.js';
 import { CoordinatorPool, nextEvent, recordEvents } from './support/coordinators.js';
 import { FaultProxy } from './support/fault-proxy.js';

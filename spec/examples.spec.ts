@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it } from './support/test.js';
 import type { Coordinator, SharedReentrantLock } from '../lib/index.js';
 import { CoordinatorPool } from './support/coordinators.js';
 import { killAllScripts, ScriptProcess } from './support/processes.js';

@@ -1,6 +1,6 @@
 // Proves spec/support does what it says: real ZooKeeper servers (standalone, ensemble), the fault proxy,
 // and that JVMs die with the test process.
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before, after } from './support/test.js';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

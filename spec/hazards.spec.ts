@@ -1,7 +1,7 @@
 // node-zookeeper-client hazards (DESIGN.md) the SDK guards against, each against a real server.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it } from './support/test.js';
 import { ZkLeaderSelectorError, ZooKeeperError, type Coordinator } from '../lib/index.js';
 import { CoordinatorPool } from './support/coordinators.js';
 import { FaultProxy } from './support/fault-proxy.js';

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it } from './support/test.js';
 import { LeaderSelector, ZkLeaderSelectorError, type Control, type Coordinator } from '../lib/index.js';
 import { CoordinatorPool, nextEvent } from './support/coordinators.js';
 import { FaultProxy } from './support/fault-proxy.js';

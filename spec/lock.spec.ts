@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it } from './support/test.js';
 import { Coordinator, digestId, ZkLeaderSelectorError, type SharedReentrantLock } from '../lib/index.js';
 import { CoordinatorPool, nextEvent } from './support/coordinators.js';
 import { FaultProxy } from './support/fault-proxy.js';
