@@ -8,23 +8,9 @@
  * processed. So this waits until the original client has seen the expiry, and tries again when
  * it instead reconnected to the same session.
  */
-import zookeeper from 'node-zookeeper-client';
+import { native } from '../../lib/zk/native.js';
 import type { ZkSession } from '../../lib/zk/zk-session.js';
 import { waitFor } from './wait.js';
-
-interface JoiningClient {
-  connect(): void;
-  close(): void;
-  once(event: 'connected' | 'disconnected' | 'expired', listener: () => void): void;
-  connectionManager: { socket?: { destroy(): void } };
-}
-
-const native = zookeeper as unknown as {
-  createClient(
-    connect: string,
-    options: { sessionId: Buffer; sessionPassword: Buffer; sessionTimeout: number },
-  ): JoiningClient;
-};
 
 /** Joins the session and closes it; resolves once the server dropped the joining connection. */
 async function joinAndClose(connectString: string, session: ZkSession, timeoutMs: number): Promise<void> {
@@ -32,27 +18,32 @@ async function joinAndClose(connectString: string, session: ZkSession, timeoutMs
     sessionId: session.client.getSessionId(),
     sessionPassword: session.client.getSessionPassword(),
     sessionTimeout: session.timeoutMs,
+    spinDelay: 1000,
+    retries: 0,
   });
+  let closing = false;
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('could not join the session')), timeoutMs);
-      client.once('expired', () => {
-        // Already gone: nothing left to close.
+      const done = (): void => {
         clearTimeout(timer);
         resolve();
-      });
-      client.once('connected', () => {
-        // The server answers CLOSE_SESSION (or a takeover by the original client) by closing the socket.
-        client.once('disconnected', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        client.close();
+      };
+      client.on('state', (state) => {
+        if (state.name === 'EXPIRED') {
+          done(); // Already gone: nothing left to close.
+        } else if (state.name === 'SYNC_CONNECTED' && !closing) {
+          closing = true;
+          client.close();
+        } else if (state.name === 'DISCONNECTED' && closing) {
+          // The server answers CLOSE_SESSION (or a takeover by the original client) by closing the socket.
+          done();
+        }
       });
       client.connect();
     });
   } finally {
-    client.close();
+    if (!closing) client.close();
     client.connectionManager.socket?.destroy();
   }
 }
