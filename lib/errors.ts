@@ -155,13 +155,13 @@ export class AbortError extends ZkLeaderSelectorError {
   }
 }
 
-/** release() (or another holder-only call) from an async flow that does not hold the lock. */
+/** release() (or another holder-only call) on a lock instance (or scope) that does not hold the lock. */
 export class LockNotHeldError extends ZkLeaderSelectorError {
   constructor(path: string) {
     super(
       'LOCK_NOT_HELD',
-      `The lock ${path} is not held by this async flow: call release() only after acquire() resolved true, ` +
-        'from the same async context (or its children)',
+      `The lock ${path} is not held by this lock instance (or by this runExclusive/leader scope): ` +
+        'call release() once per acquire() that resolved true, on the same instance',
     );
   }
 }

@@ -17,8 +17,8 @@ import type { Coordinator } from '../session/coordinator.js';
 import { delay } from '../util/abort.js';
 import { monotonicNow } from '../util/clock.js';
 import { logger } from '../util/log.js';
-import { Flow, runInFlow } from '../lock/flow.js';
 import type { Acquisition } from '../lock/acquisition.js';
+import { runOutsideHolds } from '../lock/hold-scope.js';
 import type { LockLossReason, SharedReentrantLock } from '../lock/shared-reentrant-lock.js';
 import { TermControl, type Control, type LeadershipLossReason } from './control.js';
 
@@ -132,7 +132,7 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
     const controller = new AbortController();
     this.stopController = controller;
     this.setState('contending');
-    this.running = runInFlow(new Flow(), () => this.run(controller.signal)).finally(() => {
+    this.running = runOutsideHolds(() => this.run(controller.signal)).finally(() => {
       this.running = undefined;
       this.setState('stopped');
       this.emit('stopped');
@@ -205,9 +205,9 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
       this.setState('contending');
       const wait = lastTermStart + this.minimumWorkTimeMs - monotonicNow();
       if (wait > 0 && !(await delay(wait, stopSignal))) break;
-      let acquired: boolean;
+      let acquisition: Acquisition | undefined;
       try {
-        acquired = await this.lock.acquire({ signal: stopSignal });
+        acquisition = await this.lock.acquireHold({ signal: stopSignal });
       } catch (error) {
         if (error instanceof AbortError || stopSignal.aborted) break;
         if (error instanceof CoordinatorClosedError) {
@@ -220,8 +220,6 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
         await delay(this.errorBackoffMs, stopSignal);
         continue;
       }
-      if (!acquired) continue;
-      const acquisition = this.lock.acquisitionOfCurrentFlow();
       if (!acquisition) continue;
       lastTermStart = monotonicNow();
       const failed = await this.runTerm(acquisition, stopSignal);
@@ -249,7 +247,8 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
     let failed = false;
     this.callbackRunning = true;
     try {
-      await this.leader(control);
+      // In the hold's scope: lock.considerAsOwned() and nested acquire() inside refer to this term.
+      await lock.runHolding(acquisition, () => this.leader(control));
     } catch (error) {
       failed = true;
       log('%s: leader callback threw in term %d: %O', lock.path, term, error);

@@ -1,12 +1,11 @@
 import type { OwnershipStatus } from '../errors.js';
 import type { NativeEvent } from '../zk/native.js';
-import type { Flow } from './flow.js';
 import type { HeldNode } from './lock-internals.js';
 
 /** Why a held lock was lost. */
 export type LockLossReason = 'sessionExpired' | 'connectionLost' | 'nodeDeleted' | 'nodeChanged';
 
-/** The state of one flow's hold on a lock. @internal */
+/** One hold of a lock instance: one node, from acquire() to the last release(). @internal */
 export class Acquisition {
   /** Reentrancy depth. */
   count = 1;
@@ -19,7 +18,8 @@ export class Acquisition {
   onSessionEnded: (() => void) | undefined;
   nodeWatcher: ((event: NativeEvent) => void) | undefined;
   constructor(
-    readonly flow: Flow,
+    /** The lock instance that holds it. */
+    readonly owner: object,
     readonly node: HeldNode,
   ) {}
 }

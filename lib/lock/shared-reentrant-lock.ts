@@ -1,13 +1,14 @@
 /**
  * SharedReentrantLock: tw-leader-selector's ILock on ZooKeeper, wire-compatible with Curator's
- * InterProcessMutex. Reentrant per async flow; considerAsOwned() is true only while the lease
- * of the creating session runs and the last verification saw our node first with our id.
+ * InterProcessMutex. One instance is one owner (kazoo, etcd3): concurrent acquire() calls on it
+ * take turns locally; reentrant inside runExclusive() and leader callbacks. considerAsOwned() is
+ * true only while the lease of the creating session runs and the last verification saw our node
+ * first with our id.
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import {
-  AbortError,
   InvalidArgumentError,
   InvalidOptionError,
   LockNotHeldError,
@@ -23,7 +24,8 @@ import { childPath, validatePath } from '../util/paths.js';
 import { ZK_CODES } from '../zk/native.js';
 import { toNativeAcl, type AclEntry } from './acl.js';
 import type { ContenderImplementation } from './contenders.js';
-import { currentFlow, Flow, flowForAcquire, runInFlow } from './flow.js';
+import { runInHold, scopedHold } from './hold-scope.js';
+import { LocalQueue } from './local-queue.js';
 import { LockInternals } from './lock-internals.js';
 import { Acquisition, type LockLossReason } from './acquisition.js';
 import { OwnershipVerifier } from './ownership-verifier.js';
@@ -98,7 +100,8 @@ const DEFAULT_VERIFY_INTERVAL_MS = 2000;
 
 /**
  * A distributed, reentrant mutex on a ZooKeeper path, wire-compatible with Apache Curator's
- * InterProcessMutex. Create it with {@link Coordinator.createLock}; reentrant per async flow.
+ * InterProcessMutex. Create it with {@link Coordinator.createLock}. One instance is one owner:
+ * concurrent acquire() calls on it take turns; reentrant inside runExclusive() and leader callbacks.
  */
 export class SharedReentrantLock extends EventEmitter<LockEvents> {
   /** The lock path: contender nodes are created below it. */
@@ -108,8 +111,10 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
   /** How often a held lock is verified against the server, in ms. */
   readonly verifyIntervalMs: number;
   private readonly internals: LockInternals;
-  private readonly acquisitions = new Map<Flow, Acquisition>();
-  private readonly contending = new Set<Flow>();
+  /** Local turns: one hold of this instance at a time. */
+  private readonly turns = new LocalQueue();
+  /** The instance's hold, from the acquire() that took it to its last release(). */
+  private current: Acquisition | undefined;
   private readonly verifier: OwnershipVerifier;
 
   constructor(
@@ -150,50 +155,58 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
 
   /**
    * Acquires the lock, waiting at most `timeoutMs` (0: try once; omitted: wait forever).
-   * Resolves true when held (reentrant within the same async flow), false on timeout; rejects
-   * with AbortError when the signal aborts. No node is left behind on timeout or abort.
+   * Resolves true when held, false on timeout; rejects with AbortError when the signal aborts.
+   * Concurrent calls on one instance take turns (one hold at a time); inside runExclusive() or a
+   * leader callback of this lock it nests instead. No node is left behind on timeout or abort.
    */
   async acquire(options?: AcquireOptions): Promise<boolean> {
+    return (await this.acquireHold(options)) !== undefined;
+  }
+
+  /** acquire(), resolving with the hold taken (or nested into). @internal */
+  async acquireHold(options?: AcquireOptions): Promise<Acquisition | undefined> {
     const { timeoutMs, signal } = parseAcquireOptions(options);
     this.coordinator.assertUsable('acquire()');
-    const flow = flowForAcquire((f) => this.contending.has(f));
-    const existing = this.acquisitions.get(flow);
-    if (existing?.status === 'held') {
-      existing.count += 1;
-      return true;
+    const scoped = scopedHold(this);
+    if (scoped && scoped.status !== 'released') {
+      // Reentry inside the scope of a hold: a count, no round trip. A lost hold cannot be re-entered.
+      if (scoped.status !== 'held') return undefined;
+      scoped.count += 1;
+      return scoped;
     }
-    if (signal?.aborted) throw new AbortError('acquire() was aborted', signal.reason);
-    // A hold lost earlier (session expiry) and never released: clear it first.
-    if (existing) await this.releaseAcquisition(existing, true);
-    this.contending.add(flow);
+    const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : monotonicNow() + timeoutMs;
+    if (!(await this.turns.enter(deadline, signal, 'acquire()'))) return undefined;
+    let acquisition: Acquisition | undefined;
     try {
-      const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : monotonicNow() + timeoutMs;
       const node = await this.internals.attempt({ deadline, signal });
-      if (!node) return false;
-      if (this.coordinator.state === 'closed') {
-        return false;
-      }
-      const acquisition = new Acquisition(flow, node);
-      this.acquisitions.set(flow, acquisition);
-      this.verifier.start(acquisition);
-      // Expiry, giving up, or close(): every hold of that session is lost.
-      acquisition.onSessionEnded = () => this.markLost(acquisition, 'sessionExpired');
-      node.session.once('ended', acquisition.onSessionEnded);
-      log('%s acquired as %s (fencing token %s)', this.path, node.nodeName, node.czxid);
-      this.emit('acquired', { path: this.path, node: node.nodeName, fencingToken: node.czxid });
-      return true;
+      if (!node) return undefined;
+      if (this.coordinator.state === 'closed') return undefined;
+      acquisition = new Acquisition(this, node);
     } finally {
-      this.contending.delete(flow);
+      if (!acquisition) this.turns.leave();
     }
+    this.current = acquisition;
+    this.verifier.start(acquisition);
+    // Expiry, giving up, or close(): every hold of that session is lost.
+    const held = acquisition;
+    acquisition.onSessionEnded = () => this.markLost(held, 'sessionExpired');
+    acquisition.node.session.once('ended', acquisition.onSessionEnded);
+    log('%s acquired as %s (fencing token %s)', this.path, acquisition.node.nodeName, acquisition.node.czxid);
+    this.emit('acquired', {
+      path: this.path,
+      node: acquisition.node.nodeName,
+      fencingToken: acquisition.node.czxid,
+    });
+    return acquisition;
   }
 
   /**
-   * Releases one level of the current flow's hold; the last level deletes the node.
-   * After a lost session it clears local state without throwing.
+   * Releases one level of the hold (inside runExclusive or a leader callback: that scope's hold;
+   * elsewhere: this instance's hold); the last level deletes the node and lets the next caller of
+   * this instance in. After a lost session it clears local state without throwing.
    */
   async release(): Promise<void> {
-    const flow = currentFlow();
-    const acquisition = flow ? this.acquisitions.get(flow) : undefined;
+    const acquisition = this.activeHold();
     if (!acquisition || acquisition.status === 'released') throw new LockNotHeldError(this.path);
     await this.releaseAcquisition(acquisition, false);
   }
@@ -203,16 +216,22 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
     if (acquisition.count > 0) return;
     acquisition.status = 'released';
     this.detach(acquisition);
-    if (this.acquisitions.get(acquisition.flow) === acquisition) this.acquisitions.delete(acquisition.flow);
-    if (this.coordinator.state !== 'closed') {
-      // Bounded: while disconnected the delete goes on in the background (guaranteed delete).
-      await this.internals.deleteNodeWithin(acquisition.node.nodePath, acquisition.node.session);
+    try {
+      if (this.coordinator.state !== 'closed') {
+        // Bounded: while disconnected the delete goes on in the background (guaranteed delete).
+        await this.internals.deleteNodeWithin(acquisition.node.nodePath, acquisition.node.session);
+      }
+    } finally {
+      if (this.current === acquisition) {
+        this.current = undefined;
+        this.turns.leave();
+      }
     }
     log('%s released %s', this.path, acquisition.node.nodeName);
     this.emit('released', { path: this.path, node: acquisition.node.nodeName });
   }
 
-  /** Releases an acquisition completely, whatever the calling flow. @internal */
+  /** Releases an acquisition completely, whatever the calling context. @internal */
   releaseHeld(acquisition: Acquisition): Promise<void> {
     return this.releaseAcquisition(acquisition, true);
   }
@@ -222,15 +241,19 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
     return this.coordinator;
   }
 
-  /** The current flow's acquisition, if any. @internal */
-  acquisitionOfCurrentFlow(): Acquisition | undefined {
-    const flow = currentFlow();
-    return flow ? this.acquisitions.get(flow) : undefined;
+  /** The hold calls refer to: the enclosing scope's hold of this lock, else this instance's. @internal */
+  activeHold(): Acquisition | undefined {
+    return scopedHold(this) ?? this.current;
   }
 
-  /** True while the current flow may act as the owner: see DESIGN.md. */
+  /** Runs `fn` in the scope of a hold of this lock (acquire() inside it nests). @internal */
+  runHolding<T>(acquisition: Acquisition, fn: () => T): T {
+    return runInHold(acquisition, fn);
+  }
+
+  /** True while this lock (the enclosing scope's hold, else this instance's) may act as the owner: see DESIGN.md. */
   considerAsOwned(): boolean {
-    const acquisition = this.acquisitionOfCurrentFlow();
+    const acquisition = this.activeHold();
     return acquisition !== undefined && this.isOwnedNow(acquisition);
   }
 
@@ -242,9 +265,9 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
     return monotonicNow() < this.coordinator.leaseDeadline(session);
   }
 
-  /** Epoch ms until which the current flow's ownership is guaranteed (0 when not owned). */
+  /** Epoch ms until which the hold's ownership is guaranteed (0 when not owned). */
   ownershipDeadline(): number {
-    const acquisition = this.acquisitionOfCurrentFlow();
+    const acquisition = this.activeHold();
     return acquisition ? this.deadlineOf(acquisition) : 0;
   }
 
@@ -256,16 +279,16 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
 
   /** The lock node's czxid: strictly increasing across acquisitions and lock paths. */
   get fencingToken(): bigint | undefined {
-    const acquisition = this.acquisitionOfCurrentFlow();
+    const acquisition = this.activeHold();
     return acquisition?.status === 'held' ? acquisition.node.czxid : undefined;
   }
 
-  /** Full path of the current flow's lock node. */
+  /** Full path of the hold's lock node. */
   get nodePath(): string | undefined {
-    return this.acquisitionOfCurrentFlow()?.node.nodePath;
+    return this.activeHold()?.node.nodePath;
   }
 
-  /** Asks the server now; true if the current flow owns the lock. */
+  /** Asks the server now; true if the hold owns the lock. */
   async isOwned(maxWaitMs?: number): Promise<boolean> {
     try {
       await this.verifyOwnership(maxWaitMs);
@@ -281,9 +304,9 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
     if (maxWaitMs !== undefined && (!Number.isFinite(maxWaitMs) || maxWaitMs < 0)) {
       throw new InvalidArgumentError(`verifyOwnership(maxWaitMs): must be >= 0, got ${maxWaitMs}`);
     }
-    const acquisition = this.acquisitionOfCurrentFlow();
+    const acquisition = this.activeHold();
     if (!acquisition || acquisition.status === 'released') {
-      throw new OwnershipError('NOT_ACQUIRED', `${this.path} is not acquired by this async flow`);
+      throw new OwnershipError('NOT_ACQUIRED', `${this.path} is not acquired by this lock instance`);
     }
     const status = await this.verifier.verify(acquisition, maxWaitMs);
     if (status === 'OK' && this.isOwnedNow(acquisition)) return;
@@ -297,16 +320,22 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
   }
 
   /**
-   * Acquires and returns a handle for `await using`: released at scope exit.
-   * Rejects with an AcquireTimeoutError-coded error if not acquired in time.
+   * Acquires and returns a handle bound to this hold, for `await using`: released at scope exit.
+   * Rejects with a LOCK_TIMEOUT-coded error if not acquired in time.
    */
   async hold(options?: AcquireOptions): Promise<LockHandle> {
-    if (!(await this.acquire(options))) {
-      throw new LockTimeoutError(this.path, parseAcquireOptions(options).timeoutMs ?? 0);
-    }
-    const acquisition = this.acquisitionOfCurrentFlow() as Acquisition;
+    const acquisition = await this.acquireHold(options);
+    if (!acquisition) throw new LockTimeoutError(this.path, parseAcquireOptions(options).timeoutMs ?? 0);
+    return this.handleFor(acquisition);
+  }
+
+  private handleFor(acquisition: Acquisition): LockHandle {
+    let released = false;
     const release = async (): Promise<void> => {
-      if (acquisition.status !== 'released') await this.releaseAcquisition(acquisition, false);
+      // Once per handle: a handle gives back exactly the level it took.
+      if (released || acquisition.status === 'released') return;
+      released = true;
+      await this.releaseAcquisition(acquisition, false);
     };
     return {
       path: this.path,
@@ -319,19 +348,22 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
   }
 
   /**
-   * Runs `fn` holding the lock, in a flow of its own (acquires inside are reentrant), and
-   * releases it afterwards. Resolves with fn's result; rejects with a LOCK_TIMEOUT-coded error if
-   * the lock was not acquired in time.
+   * Runs `fn` holding the lock and releases it afterwards. Inside `fn`, acquire() of this lock
+   * nests, and release()/considerAsOwned() refer to this hold. Resolves with fn's result; rejects
+   * with a LOCK_TIMEOUT-coded error if the lock was not acquired in time.
    */
   async runExclusive<T>(fn: (handle: LockHandle) => Promise<T> | T, options?: AcquireOptions): Promise<T> {
-    return runInFlow(new Flow(), async () => {
-      const handle = await this.hold(options);
-      try {
-        return await fn(handle);
-      } finally {
-        await handle.release();
-      }
-    });
+    const nested = scopedHold(this);
+    const acquisition = await this.acquireHold(options);
+    if (!acquisition) throw new LockTimeoutError(this.path, parseAcquireOptions(options).timeoutMs ?? 0);
+    const handle = this.handleFor(acquisition);
+    try {
+      return await runInHold(acquisition, () => fn(handle));
+    } finally {
+      // The scope is over: a fresh hold goes entirely (levels fn took and kept included).
+      if (acquisition === nested) await handle.release();
+      else if (acquisition.status !== 'released') await this.releaseAcquisition(acquisition, true);
+    }
   }
 
   /** Ordered ids of all contenders (ours, Curator's, kazoo's): the first holds the lock. */
@@ -390,9 +422,9 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
     acquisition.onSessionEnded = undefined;
   }
 
-  /** Releases every level of the current flow's hold when used with `await using`. */
+  /** Releases every level of the hold when used with `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
-    const acquisition = this.acquisitionOfCurrentFlow();
+    const acquisition = this.activeHold();
     if (acquisition && acquisition.status !== 'released') await this.releaseAcquisition(acquisition, true);
   }
 }
