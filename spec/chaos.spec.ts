@@ -1,7 +1,11 @@
-// A short chaos run in the suite (issue 5): 3 worker processes hammer locks and leader selectors on a
-// 3-member ensemble for 40 s under a fixed-seed fault schedule; the checker must find no two owners at
-// once, no orphan node, no crashed worker, and the run must have actually owned things and injected
-// faults of several kinds. The full tool: `npm run chaos -- --seconds 600 --processes 3 --seed 42`.
+// A short chaos run in the suite (issues 5 and 10): 3 worker processes hammer locks and leader selectors
+// on a 3-member ensemble for 40 s under a fixed-seed fault schedule (process pauses included) with one
+// busy loop per core beside them; the checker must find no two owners at once, no fencing-token
+// inversion or mismatch against ZooKeeper's transaction log, no owner still "owned" after a long pause,
+// no orphan node, no crashed worker, and the run must have actually owned things and injected faults of
+// several kinds. Then the checker's own test: a mutant that ignores ownership, paused longer than S while
+// it holds a lock, must make the same checker fail.
+// The full tool: `npm run chaos -- --seconds 600 --processes 3 --seed 42 --load`.
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { mkdtemp } from 'node:fs/promises';
@@ -9,6 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from './support/test.js';
 import { findOverlaps, formatReport, longestUnowned, type Interval } from './chaos/check.js';
+import { ClockProbe } from './chaos/clock-probe.js';
+import { CLOCK_OFFSET_ENV, clockOffset, TIME_ORIGIN_SKEW_ENV } from './chaos/records.js';
 import { runChaos } from './chaos/run.js';
 import { zooKeeperAvailable } from './support/zookeeper.js';
 
@@ -54,6 +60,55 @@ describe('chaos checker', () => {
     );
   });
 
+  it("timestamps stay causal when a worker's performance.timeOrigin is off (+6 ms): one shared clock", async () => {
+    // Two processes that timestamp as chaos workers do hand a lock back and forth through this process
+    // (each stamp is asked for after the previous one arrived, so true time only grows). One has its
+    // timeOrigin skewed by +6 ms, as about 1% of processes started on a loaded machine do (issue 10).
+    const env = { ...process.env, [CLOCK_OFFSET_ENV]: String(clockOffset()) };
+    const probes: ClockProbe[] = [];
+    try {
+      const skewed = new ClockProbe({ ...env, [TIME_ORIGIN_SKEW_ENV]: '6' });
+      probes.push(skewed);
+      // The control must itself have a good timeOrigin (1% do not): take a fresh process if not.
+      let control: ClockProbe | undefined;
+      for (let attempt = 0; attempt < 3 && !control; attempt += 1) {
+        const candidate = new ClockProbe({ ...env, [TIME_ORIGIN_SKEW_ENV]: '0' });
+        probes.push(candidate);
+        if (Math.abs((await candidate.hello).timeOriginError.vsSharedClockMs) < 1) control = candidate;
+      }
+      assert.ok(control, 'no control process with a timeOrigin within 1 ms in 3 tries');
+      const skewedHello = await skewed.hello;
+      assert.equal(skewedHello.skewMs, 6);
+      const knob = skewedHello.timeOriginError.vsSharedClockMs;
+      assert.ok(knob > 4 && knob < 8, `the knob skews timeOrigin-based time by ~6 ms, measured ${knob}`);
+
+      const shared: Interval[] = [];
+      const legacy: Interval[] = [];
+      const stamps: number[] = [];
+      for (let round = 0; round < 20; round += 1) {
+        for (const [who, probe] of [
+          ['skewed', skewed],
+          ['control', control],
+        ] as const) {
+          const open = await probe.stamp();
+          const close = await probe.stamp();
+          stamps.push(open.shared, close.shared);
+          shared.push(interval(who, open.shared, close.shared));
+          legacy.push(interval(who, open.timeOrigin, close.timeOrigin));
+        }
+      }
+      // The old clock (timeOrigin + now()) shows the CI failure's pattern: handoffs out of the skewed
+      // process overlap. This is what this test would see if the workers still used it.
+      assert.ok(findOverlaps('/p', legacy).length > 0, 'the old clock should show overlaps here');
+      // The shared clock: causal order kept, no overlap.
+      for (let i = 1; i < stamps.length; i += 1)
+        assert.ok(stamps[i]! > stamps[i - 1]!, `stamp ${i} not after stamp ${i - 1}: ${stamps.join(', ')}`);
+      assert.deepEqual(findOverlaps('/p', shared), []);
+    } finally {
+      for (const p of probes) p.close();
+    }
+  });
+
   it('measures the longest time without an owner', () => {
     assert.equal(
       longestUnowned([interval('a', 10, 20), interval('b', 15, 30), interval('c', 70, 80)], 0, 100),
@@ -64,13 +119,19 @@ describe('chaos checker', () => {
 });
 
 describe('chaos: ownership intervals under random faults', { skip }, () => {
-  it(`never two owners at once (seed ${SEED}, 40 s, 3 workers)`, { timeout: 150_000 }, async () => {
+  it(`never two owners at once (seed ${SEED}, 40 s, 3 workers, load)`, { timeout: 150_000 }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'zk-chaos-spec-'));
     let keep = true;
     try {
-      const report = await runChaos({ seconds: 40, processes: 3, seed: SEED, dir });
+      const report = await runChaos({ seconds: 40, processes: 3, seed: SEED, dir, load: true });
       const text = formatReport(report);
+      assert.ok(report.load > 0, text);
       assert.equal(report.totals.overlaps, 0, `overlapping ownership:\n${text}`);
+      assert.equal(report.tokens.checked, true, `no transaction log:\n${text}`);
+      assert.deepEqual(report.tokens.inversions, [], `fencing-token inversions:\n${text}`);
+      assert.deepEqual(report.tokens.mismatches, [], `fencing-token mismatches:\n${text}`);
+      assert.ok(report.tokens.intervals >= 100, text);
+      assert.deepEqual(report.pauses.violations, [], `owned after a long pause:\n${text}`);
       assert.equal(report.orphans.checked, true, `orphan census not reached:\n${text}`);
       assert.equal(report.orphans.total, 0, `orphan nodes:\n${text}`);
       assert.deepEqual(report.workers.crashes, [], `worker crashes:\n${text}`);
@@ -83,6 +144,7 @@ describe('chaos: ownership intervals under random faults', { skip }, () => {
       assert.ok(report.faults.executed.kill > 0, text);
       assert.ok(report.faults.executed['member-stop'] + report.faults.executed['leader-stop'] > 0, text);
       assert.ok(report.faults.executed['freeze-long'] + report.faults.executed['freeze-short'] > 0, text);
+      assert.ok(report.faults.executed.pause > 0, text);
       assert.ok(report.detection.faults > 0, `no silent fault caught an owner:\n${text}`);
       assert.ok(report.detection.maxFraction < 1, `an owner noticed a partition too late:\n${text}`);
       assert.deepEqual(report.faults.errors, [], text);
@@ -94,4 +156,35 @@ describe('chaos: ownership intervals under random faults', { skip }, () => {
       else await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it(
+    'the checker catches a client that ignores ownership through a pause longer than S (mutant)',
+    {
+      timeout: 90_000,
+    },
+    async () => {
+      // Worker 0 never checks ownership and holds each lock for 4 S; it is SIGSTOPped for 1.6 S while it
+      // holds one. Its session expires, a rival takes the lock, and after SIGCONT it still "owns" it.
+      const dir = await mkdtemp(join(tmpdir(), 'zk-chaos-mutant-'));
+      let keep = true;
+      try {
+        const report = await runChaos({ seconds: 1, processes: 3, seed: SEED, dir, mutant: true });
+        const text = formatReport(report);
+        assert.equal(report.faults.executed.pause, 1, `the pause did not run:\n${text}`);
+        assert.equal(report.pauses.longWithOwner, 1, `the pause caught no owner:\n${text}`);
+        assert.ok(report.totals.hardOverlaps > 0, `the mutant went unnoticed:\n${text}`);
+        const hard = report.overlaps.filter((o) => o.hard);
+        assert.ok(
+          hard.every((o) => o.first.w === 0 || o.second.w === 0),
+          `a HARD overlap without the mutant:\n${text}`,
+        );
+        assert.ok(report.pauses.violations.length > 0, `owned after the pause went unnoticed:\n${text}`);
+        assert.equal(report.ok, false, text);
+        keep = false;
+      } finally {
+        if (keep) process.stdout.write(`chaos mutant logs kept in ${dir}\n`);
+        else await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

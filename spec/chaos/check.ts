@@ -1,5 +1,10 @@
-// The chaos checker: reads a run directory (meta.json, events.jsonl, w<k>-<inc>.jsonl) and checks the
-// safety property: per lock path, no two ownership intervals overlap.
+// The chaos checker: reads a run directory (meta.json, events.jsonl, w<k>-<inc>.jsonl, txns.jsonl) and
+// checks the safety property with two independent oracles:
+// - intervals: per lock path, no two ownership intervals overlap (timestamps from the run's one shared
+//   clock, records.ts);
+// - tokens (tokens.ts): per path, fencing tokens increase in grant order, and each is the czxid of the
+//   owner's own node as ZooKeeper's transaction log has it.
+// Process pauses (pauses.ts): an owner's first check after a pause of at least S must say "not owned".
 //   node --import tsx spec/chaos/check.ts <dir> [--json out.json]
 // Exit code 0 when the run is clean, 1 otherwise.
 //
@@ -22,7 +27,13 @@ import {
   type WorkerRecord,
   type WorkerStats,
 } from './records.js';
+import { applyPauses, type PauseReport, type PauseWindow } from './pauses.js';
+import { formatReport } from './report.js';
 import { countByKind, FAULT_KINDS, type FaultKind } from './schedule.js';
+import { checkTokens, type TokenReport } from './tokens.js';
+import type { TxnRecord } from './txnlog.js';
+
+export { formatReport } from './report.js';
 
 export interface Interval {
   path: string;
@@ -126,6 +137,13 @@ export interface ChaosReport {
     /** Intervals that outlived a silent fault longer than S (the lease cannot have held): must be 0. */
     survivedLongFaults: DetectionSample[];
   };
+  /** The second oracle: fencing tokens against ZooKeeper's transaction log. */
+  tokens: TokenReport;
+  pauses: PauseReport;
+  /** Each worker's measured timeOrigin error (its 'hello'): what the shared clock makes harmless. */
+  clocks: { workers: number; maxTimeOriginErrorMs: number; worst: string | undefined; over1ms: number };
+  load: number;
+  mutant: boolean;
   orphans: { live: OrphanNode[]; afterClose: OrphanNode[]; total: number; checked: boolean };
   watches: MemberWatches[];
   workers: {
@@ -207,6 +225,8 @@ export function checkRun(dir: string): ChaosReport {
   const intervals: Interval[] = [];
   const stats = emptyStats();
   const sessionTimeouts = new Map<number, number>();
+  const sessions = new Map<string, Set<string>>();
+  const clocks: ChaosReport['clocks'] = { workers: 0, maxTimeOriginErrorMs: 0, worst: undefined, over1ms: 0 };
   let incarnations = 0;
   let unclosed = 0;
   let firstStart = Number.POSITIVE_INFINITY;
@@ -230,8 +250,19 @@ export function checkRun(dir: string): ChaosReport {
           closeInterval(o, w, inc, { end: r.at, lastTrue: r.lastTrue, reason: r.reason, maxGap: r.maxGap }),
         );
       } else if (r.t === 'stats') lastStats = r.stats;
-      else if (r.t === 'coord' && r.ev === 'connected' && r.sessionTimeoutMs)
-        sessionTimeouts.set(w, r.sessionTimeoutMs);
+      else if (r.t === 'coord') {
+        if (r.ev === 'connected' && r.sessionTimeoutMs) sessionTimeouts.set(w, r.sessionTimeoutMs);
+        if (r.sessionId)
+          sessions.set(`${w}-${inc}`, (sessions.get(`${w}-${inc}`) ?? new Set()).add(r.sessionId));
+      } else if (r.t === 'hello' && r.timeOriginError) {
+        const error = Math.abs(r.timeOriginError.vsSharedClockMs);
+        clocks.workers += 1;
+        if (error > 1) clocks.over1ms += 1;
+        if (error >= clocks.maxTimeOriginErrorMs) {
+          clocks.maxTimeOriginErrorMs = error;
+          clocks.worst = `w${w}.${inc}`;
+        }
+      }
     }
     if (lastStats) addStats(stats, lastStats);
     const death = deaths.get(`${w}-${inc}`);
@@ -244,6 +275,21 @@ export function checkRun(dir: string): ChaosReport {
       );
     }
   }
+  // ---- pauses: a paused owner that resumed to "not owned" stopped acting at the pause start
+  const pauseWindows: PauseWindow[] = [];
+  const faultEvents = events.filter((e): e is Extract<RunEvent, { t: 'fault' }> => e.t === 'fault');
+  for (const e of faultEvents) {
+    if (e.kind !== 'pause' || e.phase !== 'start' || e.worker === undefined) continue;
+    const end = faultEvents.find((x) => x.seq === e.seq && x.phase === 'end');
+    if (end) pauseWindows.push({ seq: e.seq, worker: e.worker, start: e.at, end: end.at });
+  }
+  const pauses = applyPauses(intervals, pauseWindows, (w) => sessionTimeouts.get(w) ?? meta.sessionTimeoutMs);
+
+  // ---- tokens against ZooKeeper's transaction log
+  const txnFile = join(dir, 'txns.jsonl');
+  const txns = existsSync(txnFile) ? parseJsonLines<TxnRecord>(readFileSync(txnFile, 'utf8')) : undefined;
+  const tokens = checkTokens(intervals, txns, sessions);
+
   for (const i of intervals) {
     firstStart = Math.min(firstStart, i.start);
     lastEnd = Math.max(lastEnd, i.end);
@@ -283,7 +329,7 @@ export function checkRun(dir: string): ChaosReport {
   }
 
   // ---- faults
-  const started = events.filter((e): e is Extract<RunEvent, { t: 'fault' }> => e.t === 'fault');
+  const started = faultEvents;
   const starts = started.filter((e) => e.phase === 'start');
   const ends = new Map(started.filter((e) => e.phase === 'end').map((e) => [e.seq, e]));
   const executed = countByKind(starts);
@@ -350,8 +396,14 @@ export function checkRun(dir: string): ChaosReport {
   if (survived.length > 0)
     problems.push(`${survived.length} intervals outlived a silent fault longer than S`);
   if (faultErrors.length > 0) problems.push(`${faultErrors.length} faults failed to run`);
+  if (tokens.inversions.length > 0) problems.push(`${tokens.inversions.length} fencing-token inversions`);
+  if (tokens.mismatches.length > 0) problems.push(`${tokens.mismatches.length} fencing-token mismatches`);
+  if (pauses.violations.length > 0)
+    problems.push(`${pauses.violations.length} owners still "owned" after a pause of at least S`);
   const warnings: string[] = [];
   const sOfRun = [...sessionTimeouts.values()][0] ?? meta.sessionTimeoutMs;
+  if (!tokens.checked)
+    warnings.push('no transaction log (txns.jsonl): fencing tokens checked for order only');
   for (const p of paths) {
     if (p.longestUnownedMs > 10 * sOfRun)
       warnings.push(
@@ -390,132 +442,17 @@ export function checkRun(dir: string): ChaosReport {
       total: live.length + afterClose.length,
       checked: afterCloseEvent !== undefined,
     },
+    tokens,
+    pauses,
+    clocks,
+    load: meta.load ?? 0,
+    mutant: meta.mutant ?? false,
     watches,
     workers: { incarnations, kills, crashes, unclosed, stats },
     problems,
     warnings,
     ok: problems.length === 0,
   };
-}
-
-// ---- output ---------------------------------------------------------------------------------------
-
-const iso = (t: number): string => new Date(t).toISOString().slice(11, 23);
-
-function describeInterval(i: Interval): string {
-  const term = i.term !== undefined ? ` term ${i.term}` : '';
-  return `${i.kind} ${i.who}${term} #${i.n} [${iso(i.start)} .. ${iso(i.end)}] lastTrue ${iso(i.lastTrue)} (${i.reason}, maxGap ${Math.round(i.maxGap)} ms, token ${i.token ?? '-'})`;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
-  return rows
-    .map((r) =>
-      r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  '),
-    )
-    .join('\n');
-}
-
-export function formatReport(report: ChaosReport): string {
-  const lines: string[] = [];
-  const s = report.sessionTimeoutMs;
-  lines.push(
-    `chaos run: seed ${report.seed}, ${report.seconds} s, ${report.processes} worker processes, S = ${s} ms, logs in ${report.dir}`,
-  );
-  const rows: string[][] = [
-    [
-      'lock path',
-      'intervals',
-      'locks',
-      'terms',
-      'overlaps',
-      'hard',
-      'owned s',
-      'owned %',
-      'longest ms',
-      'max unowned ms',
-    ],
-  ];
-  for (const p of report.paths) {
-    rows.push([
-      p.path,
-      String(p.intervals),
-      String(p.lockIntervals),
-      String(p.terms),
-      String(p.overlaps),
-      String(p.hardOverlaps),
-      (p.ownedMs / 1000).toFixed(1),
-      (100 * p.ownedFraction).toFixed(1),
-      String(Math.round(p.longestMs)),
-      String(Math.round(p.longestUnownedMs)),
-    ]);
-  }
-  const t = report.totals;
-  rows.push([
-    'total',
-    String(t.intervals),
-    String(t.lockIntervals),
-    String(t.terms),
-    String(t.overlaps),
-    String(t.hardOverlaps),
-    '',
-    '',
-    '',
-    '',
-  ]);
-  lines.push(table(rows));
-  const executed = Object.entries(report.faults.executed)
-    .filter(([, n]) => n > 0)
-    .map(([k, n]) => `${k} ${n}`)
-    .join(', ');
-  const faultTotal = Object.values(report.faults.executed).reduce((a, b) => a + b, 0);
-  lines.push(
-    `faults injected: ${faultTotal} (${executed}); planned ${report.faults.planned}, skipped at the end ${report.faults.skipped}, failed ${report.faults.errors.length}`,
-  );
-  const d = report.detection;
-  lines.push(
-    `detection (silent fault start -> that worker's open intervals end), over ${d.faults} faults: max ${d.maxFraction.toFixed(2)} S (${d.maxMs} ms); locks ${d.maxFractionLock.toFixed(2)} S, leaders ${d.maxFractionLeader.toFixed(2)} S; outlived a fault > S: ${d.survivedLongFaults.length}`,
-  );
-  if (d.worst)
-    lines.push(
-      `  worst: fault #${d.worst.faultSeq} ${d.worst.kind} (${d.worst.faultMs} ms) on w${d.worst.worker}, ${d.worst.interval}`,
-    );
-  for (const x of d.survivedLongFaults.slice(0, 10))
-    lines.push(
-      `  OUTLIVED: fault #${x.faultSeq} ${x.kind} (${x.faultMs} ms) w${x.worker}: ${x.interval} ended ${x.detectionMs} ms after the fault start`,
-    );
-  lines.push(
-    `orphan nodes: ${report.orphans.total} (with every worker quiesced but connected: ${report.orphans.live.length}; after every worker closed: ${report.orphans.afterClose.length})${report.orphans.checked ? '' : ' NOT CHECKED'}`,
-  );
-  for (const o of [...report.orphans.live, ...report.orphans.afterClose].slice(0, 20))
-    lines.push(
-      `  orphan ${o.path}/${o.node} owner 0x${o.owner} data ${JSON.stringify(o.data)}${o.liveWorker !== undefined ? ` (live session of w${o.liveWorker})` : ''}`,
-    );
-  lines.push(
-    `watches after shutdown: ${report.watches.map((m) => `member ${m.member}: zk_watch_count ${m.watchCount ?? '?'}, wchc ${m.wchcSessions ?? '?'} sessions / ${m.wchcPaths ?? '?'} paths${m.error ? ` (${m.error})` : ''}`).join('; ') || 'not collected'}`,
-  );
-  const st = report.workers.stats;
-  lines.push(
-    `workers: ${report.workers.incarnations} incarnations, ${report.workers.kills} kill -9, ${report.workers.crashes.length} crashes, ${report.workers.unclosed} unclosed intervals; acquire calls ${st.acquireCalls}, acquired ${st.acquired}, timeouts ${st.timeouts}, aborted ${st.aborted}, errors ${st.acquireErrors}, reentrant ${st.reentrant}, terms ${st.terms}, yields ${st.yields}, throws ${st.leaderThrows}`,
-  );
-  const errors = Object.entries(st.errors)
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, n]) => `${k} ${n}`)
-    .join(', ');
-  if (errors) lines.push(`  events/errors: ${errors}`);
-  for (const c of report.workers.crashes)
-    lines.push(
-      `  CRASH w${c.w}.${c.inc} code ${c.code} signal ${c.signal}: ${(c.stderrTail ?? '').slice(-600)}`,
-    );
-  for (const o of report.overlaps.slice(0, 50)) {
-    lines.push(`OVERLAP ${o.hard ? 'HARD' : 'soft'} on ${o.path}: ${o.overlapMs.toFixed(1)} ms`);
-    lines.push(`  first : ${describeInterval(o.first)}`);
-    lines.push(`  second: ${describeInterval(o.second)}`);
-  }
-  if (report.overlaps.length > 50) lines.push(`... ${report.overlaps.length - 50} more overlaps in the JSON`);
-  for (const w of report.warnings) lines.push(`WARNING: ${w}`);
-  lines.push(report.ok ? 'RESULT: OK' : `RESULT: FAIL (${report.problems.join('; ')})`);
-  return lines.join('\n');
 }
 
 export function writeReportJson(report: ChaosReport, file: string): void {

@@ -18,7 +18,12 @@ export type WorkerFaultKind =
   /** Requests reach the server, answers are lost. */
   | 'blackhole'
   /** kill -9 of the worker process, restarted after the down time. */
-  | 'kill';
+  | 'kill'
+  /**
+   * SIGSTOP of the worker process for 0.5-2 S, then SIGCONT (Kleppmann's fencing scenario: a paused
+   * owner whose lease ran out meanwhile must see "not owned" in its first check after resuming).
+   */
+  | 'pause';
 export type EnsembleFaultKind = 'member-stop' | 'leader-stop' | 'ensemble-restart';
 export type FaultKind = WorkerFaultKind | EnsembleFaultKind;
 
@@ -29,6 +34,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'drop',
   'blackhole',
   'kill',
+  'pause',
   'member-stop',
   'leader-stop',
   'ensemble-restart',
@@ -48,6 +54,8 @@ export interface PlannedFault {
   proxy?: number;
   /** How long the fault lasts (kill: down time; ensemble-restart: 0, as long as the restart takes). */
   durationMs: number;
+  /** pause only: start once the worker says it holds a lock (`holding <path>`; the mutant test). */
+  trigger?: 'holding';
 }
 
 export interface PlanOptions {
@@ -56,6 +64,8 @@ export interface PlanOptions {
   processes: number;
   sessionTimeoutMs: number;
   members: number;
+  /** Plan process pauses (SIGSTOP/SIGCONT) too (default true). */
+  pauses?: boolean;
 }
 
 const WORKER_WEIGHTS: Record<WorkerFaultKind, number> = {
@@ -65,6 +75,7 @@ const WORKER_WEIGHTS: Record<WorkerFaultKind, number> = {
   drop: 2,
   blackhole: 1.5,
   kill: 1.5,
+  pause: 1.5,
 };
 
 /** The full restart happens at most once, and only in runs of at least this many seconds. */
@@ -84,12 +95,16 @@ function workerFault(rng: Rng, kind: WorkerFaultKind, s: number, members: number
       return { durationMs: Math.round(rng.range(0.2, 1.5) * s) };
     case 'kill':
       return { durationMs: rng.int(200, 3000) };
+    case 'pause':
+      return { durationMs: Math.round(rng.range(0.5, 2) * s) };
   }
 }
 
 export function planFaults(options: PlanOptions): PlannedFault[] {
   const { seed, seconds, processes, sessionTimeoutMs: s, members } = options;
   const rng = new Rng(`plan:${seed}`);
+  const weights: Partial<Record<WorkerFaultKind, number>> = { ...WORKER_WEIGHTS };
+  if (options.pauses === false) delete weights.pause;
   const endMs = seconds * 1000;
   const faults: Omit<PlannedFault, 'seq'>[] = [];
   // Worker faults run in `lanes` sequential lanes (about half the workers at most are faulted at once, so
@@ -105,12 +120,12 @@ export function planFaults(options: PlanOptions): PlannedFault[] {
         continue;
       }
       const worker = rng.pick(free);
-      const kind = rng.weighted(WORKER_WEIGHTS);
+      const kind = rng.weighted(weights as Record<WorkerFaultKind, number>);
       const fault = workerFault(rng, kind, s, members);
       const durationMs = fault.durationMs ?? 0;
       faults.push({ at: Math.round(t), kind, lane: `workers-${lane}`, worker, durationMs, ...fault });
       // Room to recover (a new session, a restarted process) before the next fault of this worker.
-      const recovery = kind === 'kill' ? 3000 : kind === 'freeze-long' ? 1500 : 500;
+      const recovery = kind === 'kill' ? 3000 : kind === 'freeze-long' || kind === 'pause' ? 1500 : 500;
       busyUntil[worker] = t + durationMs + recovery;
       t += durationMs + recovery + rng.range(500, 2500);
     }
@@ -146,4 +161,23 @@ export function countByKind(faults: readonly { kind: FaultKind }[]): Record<Faul
   const counts = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
   for (const f of faults) counts[f.kind] += 1;
   return counts;
+}
+
+/**
+ * The mutant test's plan: one pause of worker 0 for 1.6 S, started while it holds a lock. Worker 0 runs
+ * CHAOS_MUTANT=ignore-ownership (worker.ts): its session expires during the pause, a rival takes the
+ * lock, and after SIGCONT the mutant still says "owned": HARD overlaps, every time.
+ */
+export function planMutantPause(sessionTimeoutMs: number): PlannedFault[] {
+  return [
+    {
+      seq: 0,
+      at: 0,
+      kind: 'pause',
+      lane: 'workers-0',
+      worker: 0,
+      durationMs: Math.round(1.6 * sessionTimeoutMs),
+      trigger: 'holding',
+    },
+  ];
 }

@@ -9,6 +9,8 @@
 //          SAMPLE_MS while holding, right before release, and on the worker's own clock, so a frozen
 //          connection ends the interval when the lease runs out), release started, the term's signal
 //          aborted, the callback returned or threw.
+// Timestamps come from the run's shared clock (records.ts `now()`: host monotonic clock + the
+// orchestrator's epoch offset); the first line ('hello') records this process's timeOrigin error.
 // stdin commands: `quiesce` (stop every loop and selector, release everything, keep the session;
 // answers `quiesced {json}`), `close` (close the Coordinator, answer `closed`, exit 0). stdin closing
 // (the orchestrator died) exits at once.
@@ -26,12 +28,26 @@ import {
   type SharedReentrantLock,
 } from '../../lib/index.js';
 import { Rng } from './prng.js';
-import { emptyStats, now, type WorkerRecord, type WorkerStats } from './records.js';
+import {
+  applyTimeOriginSkew,
+  clockOffset,
+  emptyStats,
+  now,
+  timeOriginError,
+  type WorkerRecord,
+  type WorkerStats,
+} from './records.js';
+
+// Before anything reads the clocks: the regression test's knob (a wrong timeOrigin).
+const timeOriginSkewMs = applyTimeOriginSkew();
 
 const SAMPLE_MS = 20;
 /**
- * CHAOS_MUTANT=ignore-ownership makes the lock loops hold for 4x as long without ever checking
- * considerAsOwned(): a client without a lease. The checker must then report overlaps (its self-test).
+ * CHAOS_MUTANT=ignore-ownership: the lock loops never check considerAsOwned() (every sample says
+ * "owned") and every hold lasts at least 4 S; each hold announces itself with `holding <path>` on
+ * stdout, so the orchestrator can pause (SIGSTOP) the process for longer than S in the middle of one.
+ * The session expires during the pause, a rival takes the lock, and the mutant keeps "owning" it after
+ * SIGCONT: the checker must report HARD overlaps (the suite's mutant test).
  */
 const MUTANT = process.env.CHAOS_MUTANT === 'ignore-ownership';
 
@@ -84,7 +100,17 @@ const countError = (where: string, error: unknown): void => {
   bump(key);
 };
 
-write({ t: 'hello', w, inc, pid: process.pid, at: now() });
+write({
+  t: 'hello',
+  w,
+  inc,
+  pid: process.pid,
+  at: now(),
+  clockOffsetMs: clockOffset(),
+  timeOriginError: timeOriginError(),
+  timeOriginSkewMs,
+  ...(MUTANT ? { mutant: 'ignore-ownership' } : {}),
+});
 
 // ---- ownership intervals --------------------------------------------------------------------------
 
@@ -161,7 +187,8 @@ async function hold(
     await sleep(Math.min(SAMPLE_MS, remaining));
     if (!interval.sample(owned())) return;
     if (reenter && !reentered && reenter.rng.chance(0.3)) {
-      // Reentrant acquire within the same flow: no round trip, and ownership must be unchanged.
+      // Reentrant acquire inside runExclusive's scope: no round trip, and ownership must be unchanged.
+      // (Only there: a lock instance is one owner, a second acquire() after a plain acquire() waits.)
       reentered = true;
       if (await reenter.lock.acquire(0)) {
         stats.reentrant += 1;
@@ -171,6 +198,8 @@ async function hold(
         }
         await reenter.lock.release();
         if (!interval.sample(owned())) return;
+      } else if (owned()) {
+        bump('reentrant-acquire-refused'); // inside the scope, while owned: a lib defect
       }
     }
   }
@@ -240,7 +269,7 @@ async function lockLoop(path: string, j: number, variant: 'acquire' | 'exclusive
   while (!stop.aborted) {
     const mode = rng.weighted({ wait: 4, try: 2, timeout: 3, abort: 2 });
     const timeoutMs = mode === 'try' ? 0 : mode === 'timeout' ? rng.int(10, 3000) : 15_000;
-    const holdMs = holdTime(rng) * (MUTANT ? 4 : 1);
+    const holdMs = MUTANT ? Math.max(4 * sessionTimeoutMs, holdTime(rng)) : holdTime(rng);
     const attempt = new AbortController();
     const onStop = (): void => attempt.abort(new Error('stop'));
     stop.addEventListener('abort', onStop, { once: true });
@@ -258,16 +287,12 @@ async function lockLoop(path: string, j: number, variant: 'acquire' | 'exclusive
         } else {
           stats.acquired += 1;
           const interval = new OwnershipInterval('lock', path, who, { token: String(lock.fencingToken) });
+          if (MUTANT) reply(`holding ${path}`);
           try {
-            await hold(
-              interval,
-              () => MUTANT || lock.considerAsOwned(),
-              holdMs,
-              stop,
-              rng.chance(0.2) ? { lock, rng } : undefined,
-            );
+            await hold(interval, () => MUTANT || lock.considerAsOwned(), holdMs, stop);
           } finally {
             interval.close('release');
+            if (MUTANT) reply(`released ${path}`);
             await lock.release().catch((error: unknown) => {
               stats.releaseErrors += 1;
               countError('release', error);
@@ -280,10 +305,18 @@ async function lockLoop(path: string, j: number, variant: 'acquire' | 'exclusive
             clearTimeout(abortTimer);
             stats.acquired += 1;
             const interval = new OwnershipInterval('lock', path, who, { token: String(handle.fencingToken) });
+            if (MUTANT) reply(`holding ${path}`);
             try {
-              await hold(interval, () => MUTANT || handle.considerAsOwned(), holdMs, stop);
+              await hold(
+                interval,
+                () => MUTANT || handle.considerAsOwned(),
+                holdMs,
+                stop,
+                rng.chance(0.2) ? { lock, rng } : undefined,
+              );
             } finally {
               interval.close('release');
+              if (MUTANT) reply(`released ${path}`);
             }
           },
           { timeoutMs, signal: attempt.signal },
