@@ -14,6 +14,9 @@ import { join } from 'node:path';
 import { describe, it } from './support/test.js';
 import { findOverlaps, formatReport, longestUnowned, type Interval } from './chaos/check.js';
 import { ClockProbe } from './chaos/clock-probe.js';
+import { applyPauses } from './chaos/pauses.js';
+import { checkTokens } from './chaos/tokens.js';
+import type { TxnRecord } from './chaos/txnlog.js';
 import { CLOCK_OFFSET_ENV, clockOffset, TIME_ORIGIN_SKEW_ENV } from './chaos/records.js';
 import { runChaos } from './chaos/run.js';
 import { zooKeeperAvailable } from './support/zookeeper.js';
@@ -107,6 +110,76 @@ describe('chaos checker', () => {
     } finally {
       for (const p of probes) p.close();
     }
+  });
+
+  it('token oracle: reports inversions, and tokens that are not the czxid of the owner node', () => {
+    const zxid = (n: number): string => n.toString(16).padStart(16, '0');
+    const create = (n: number, name: string, data: string, session = 's1'): TxnRecord => ({
+      op: 'create',
+      zxid: zxid(n),
+      time: 0,
+      path: `/p/${name}`,
+      data,
+      session: session.padStart(16, '0'),
+      ephemeral: true,
+    });
+    const txns: TxnRecord[] = [
+      create(10, '_c_a-lock-0000000000', 'a'),
+      create(11, '_c_b-lock-0000000001', 'b'),
+      { op: 'delete', zxid: zxid(12), time: 0, path: '/p/_c_a-lock-0000000000', session: '0'.repeat(16) },
+      create(13, '_c_c-lock-0000000002', 'c', 's2'),
+      create(14, '_c_d-lock-0000000003', 'd'),
+      { op: 'closeSession', zxid: zxid(15), time: 0, session: 's1'.padStart(16, '0') },
+    ];
+    const owner = (who: string, start: number, token: number): Interval => ({
+      ...interval(who, start, start + 5),
+      token: String(token),
+    });
+    const sessions = new Map([['0-0', new Set(['s1'.padStart(16, '0')])]]);
+    // a (10) then b (11) then c (13): in order, each its own node, each first at some moment.
+    const clean = checkTokens([owner('a', 0, 10), owner('b', 10, 11)], txns, sessions);
+    assert.equal(clean.checked, true);
+    assert.deepEqual([clean.inversions, clean.mismatches], [[], []]);
+    // b's token granted before a's: an inversion.
+    const inverted = checkTokens([owner('b', 0, 11), owner('a', 10, 10)], txns, sessions);
+    assert.equal(inverted.inversions.length, 1);
+    // ... unless a's first check said "not owned": a grant that arrived stale (after a pause) and was
+    // never acted on is counted apart.
+    const stale = checkTokens(
+      [owner('b', 0, 11), { ...owner('a', 10, 10), confirmed: false }],
+      txns,
+      sessions,
+    );
+    assert.deepEqual([stale.inversions.length, stale.staleGrants, stale.staleGrantsBehind.length], [0, 1, 1]);
+    // a token of someone else's node, of a node never first (d: c was ahead of it until the end),
+    // of another session's node, and of no node at all.
+    const wrong = checkTokens(
+      [owner('a', 0, 11), owner('d', 10, 14), owner('c', 20, 13), owner('a', 30, 99)],
+      txns,
+      sessions,
+    );
+    assert.deepEqual(
+      wrong.mismatches.map(
+        (m) => /holds|never the first|created by session|no contender node/.exec(m.reason)?.[0],
+      ),
+      ['holds', 'never the first', 'created by session', 'no contender node'],
+    );
+  });
+
+  it('pauses: an owner "not owned" at once after resuming ends at the pause start; still "owned" after >= S is a violation', () => {
+    const pause = { seq: 7, worker: 0, start: 100, end: 3200 };
+    const resumedNotOwned = interval('a', 50, 3210, 90);
+    const resumedOwned = interval('b', 60, 3300, 3250);
+    const report = applyPauses([resumedNotOwned, resumedOwned], [pause], () => 3000);
+    assert.equal(resumedNotOwned.end, 100);
+    assert.equal(report.endedAtPause, 1);
+    assert.deepEqual(
+      report.violations.map((v) => [v.pause, v.interval]),
+      [[7, 'b #1 /p']],
+    );
+    // Shorter than S: the lease may still hold, "owned" after resuming is allowed.
+    const short = applyPauses([interval('c', 60, 1300, 1250)], [{ ...pause, end: 1200 }], () => 3000);
+    assert.deepEqual(short.violations, []);
   });
 
   it('measures the longest time without an owner', () => {

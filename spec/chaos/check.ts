@@ -51,6 +51,8 @@ export interface Interval {
   maxGap: number;
   term?: number | undefined;
   token?: string | undefined;
+  /** False when no check after the open said "owned" (a grant that was stale when it arrived). */
+  confirmed?: boolean | undefined;
 }
 
 type OpenRecord = Extract<WorkerRecord, { t: 'open' }>;
@@ -60,7 +62,7 @@ function closeInterval(
   o: OpenRecord,
   w: number,
   inc: number,
-  closing: Pick<Interval, 'end' | 'lastTrue' | 'reason' | 'maxGap'>,
+  closing: Pick<Interval, 'end' | 'lastTrue' | 'reason' | 'maxGap'> & { confirmed?: boolean | undefined },
 ): Interval {
   return {
     path: o.path,
@@ -247,7 +249,14 @@ export function checkRun(dir: string): ChaosReport {
         if (!o) continue;
         open.delete(r.n);
         intervals.push(
-          closeInterval(o, w, inc, { end: r.at, lastTrue: r.lastTrue, reason: r.reason, maxGap: r.maxGap }),
+          closeInterval(o, w, inc, {
+            end: r.at,
+            lastTrue: r.lastTrue,
+            reason: r.reason,
+            maxGap: r.maxGap,
+            // (logs from before ownedSamples: a positive check moved lastTrue past the open)
+            confirmed: r.ownedSamples === undefined ? r.lastTrue > o.at : r.ownedSamples > 0,
+          }),
         );
       } else if (r.t === 'stats') lastStats = r.stats;
       else if (r.t === 'coord') {

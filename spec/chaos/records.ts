@@ -176,6 +176,8 @@ export type WorkerRecord =
       /** Largest gap between two ownership samples (event-loop stalls show here). */
       maxGap: number;
       samples: number;
+      /** Of those, the checks that said "owned" (0: the grant was never confirmed, e.g. stale after a pause). */
+      ownedSamples?: number;
     }
   | { t: 'stats'; at: number; stats: WorkerStats }
   | { t: 'bye'; at: number };

@@ -87,11 +87,15 @@ export function formatReport(report: ChaosReport): string {
     );
   const tk = report.tokens;
   lines.push(
-    `fencing tokens (vs ZooKeeper's transaction log${tk.checked ? `, ${tk.txns} changes` : ': NOT AVAILABLE'}): ${tk.intervals} intervals, ${tk.inversions.length} inversions, ${tk.mismatches.length} mismatches`,
+    `fencing tokens (vs ZooKeeper's transaction log${tk.checked ? `, ${tk.txns} changes` : ': NOT AVAILABLE'}): ${tk.intervals} intervals, ${tk.inversions.length} inversions, ${tk.mismatches.length} mismatches; stale grants (first check "not owned") ${tk.staleGrants}, ${tk.staleGrantsBehind.length} of them behind a newer token`,
   );
   for (const x of tk.inversions.slice(0, 10))
     lines.push(
       `  INVERSION on ${x.path}: ${x.first} (token ${x.firstToken}) then ${x.second} (token ${x.secondToken})`,
+    );
+  for (const x of tk.staleGrantsBehind.slice(0, 10))
+    lines.push(
+      `  stale grant on ${x.path}: ${x.second} (token ${x.secondToken}) after ${x.first} (token ${x.firstToken})`,
     );
   for (const x of tk.mismatches.slice(0, 10))
     lines.push(`  MISMATCH ${x.interval} token ${x.token}: ${x.reason}`);

@@ -3,11 +3,12 @@
 // and watch census, the members' transaction logs (the token oracle), and the checker.
 //   node --import tsx spec/chaos/run.ts --seconds 60 --processes 3 --seed 42 [--json out.json]
 //     [--session-ms 3000] [--paths 3] [--selectors 2] [--locks 2] [--dir <logs>] [--debug] [--plan]
-//     [--load] [--no-pauses] [--mutant]
+//     [--load] [--no-pauses] [--mutant] [--skew-time-origin <worker>:<ms>]
 // --plan prints the fault plan for the seed and exits. --debug gives workers DEBUG=zk-leader-selector:*
 // (in w<k>-<inc>.stderr). --load runs one busy loop per core for the whole run (load.ts). --mutant
 // makes worker 0 the ignore-ownership mutant and replaces the plan with one pause of it while it holds
-// a lock (schedule.ts planMutantPause): the run must then FAIL. Exit code 0 when the checker finds the
+// a lock (schedule.ts planMutantPause): the run must then FAIL. --skew-time-origin 0:6 skews worker 0's
+// performance.timeOrigin by 6 ms (what broke the seed-3 CI run; the shared clock ignores it). Exit code 0 when the checker finds the
 // run clean, 1 otherwise.
 //
 // Every process of the run stamps its records with one clock (records.ts): host monotonic time plus the
@@ -58,6 +59,8 @@ export interface ChaosOptions {
   pauses?: boolean;
   /** Worker 0 is the ignore-ownership mutant, paused while it holds a lock; the only fault (default false). */
   mutant?: boolean;
+  /** Skews one worker's performance.timeOrigin (records.ts TIME_ORIGIN_SKEW_ENV): the shared clock must not care. */
+  timeOriginSkew?: { worker: number; ms: number };
 }
 
 // ---- the run --------------------------------------------------------------------------------------
@@ -117,6 +120,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       meta,
       debug: options.debug ?? false,
       mutants: new Set(options.mutant ? [0] : []),
+      timeOriginSkews: new Map(
+        options.timeOriginSkew ? [[options.timeOriginSkew.worker, options.timeOriginSkew.ms]] : [],
+      ),
       event,
       log,
     };
@@ -217,6 +223,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       load: { type: 'boolean', default: false },
       'no-pauses': { type: 'boolean', default: false },
       mutant: { type: 'boolean', default: false },
+      'skew-time-origin': { type: 'string' },
     },
   });
   const options: ChaosOptions = {
@@ -231,6 +238,14 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     load: values.load,
     pauses: !values['no-pauses'],
     mutant: values.mutant,
+    ...(values['skew-time-origin']
+      ? {
+          timeOriginSkew: {
+            worker: Number(values['skew-time-origin'].split(':')[0]),
+            ms: Number(values['skew-time-origin'].split(':')[1]),
+          },
+        }
+      : {}),
     log: (line) => process.stdout.write(`[${new Date().toISOString().slice(11, 23)}] ${line}\n`),
     ...(values.dir ? { dir: values.dir } : {}),
     ...(values.json ? { json: values.json } : {}),

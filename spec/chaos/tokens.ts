@@ -4,6 +4,10 @@
 // - each token is the czxid of a node under that path whose data is the owner's id, created by one of the
 //   owner process's sessions, and that node was at some moment the first contender (replaying creates,
 //   deletes and session closes in zxid order).
+// A grant that arrives stale (the owner was paused or stalled between the grant and the moment it could
+// look at it, and its first check said "not owned") has a late start: its token is compared with the
+// others but counted apart ("stale grants"), since its owner never acted on it. An inversion is a
+// confirmed owner (some check said "owned") whose token is not above every earlier confirmed owner's.
 import type { TxnRecord } from './txnlog.js';
 
 /** What the token oracle needs of an ownership interval. */
@@ -15,6 +19,8 @@ export interface TokenedInterval {
   n: number;
   start: number;
   token?: string | undefined;
+  /** False: no check after the grant said "owned". Undefined counts as confirmed. */
+  confirmed?: boolean | undefined;
 }
 
 export interface TokenInversion {
@@ -38,6 +44,10 @@ export interface TokenReport {
   intervals: number;
   inversions: TokenInversion[];
   mismatches: TokenMismatch[];
+  /** Grants whose first check said "not owned" (never acted on). */
+  staleGrants: number;
+  /** Of those, grants whose token was below an earlier confirmed owner's (late, not out of order). */
+  staleGrantsBehind: TokenInversion[];
 }
 
 const SEQUENCE = /(?:lock-|__lock__)(\d{10})$/;
@@ -113,7 +123,9 @@ export function checkTokens(
   sessions: ReadonlyMap<string, ReadonlySet<string>>,
 ): TokenReport {
   const inversions: TokenInversion[] = [];
+  const staleGrantsBehind: TokenInversion[] = [];
   const mismatches: TokenMismatch[] = [];
+  const staleGrants = intervals.filter((i) => i.confirmed === false).length;
   const tokenOf = (i: TokenedInterval): bigint | undefined => {
     if (i.token === undefined || !/^\d+$/.test(i.token)) return undefined;
     return BigInt(i.token);
@@ -128,22 +140,32 @@ export function checkTokens(
   }
   for (const [path, list] of byPath) {
     const sorted = list.filter((i) => tokenOf(i) !== undefined).sort((a, b) => a.start - b.start);
-    for (let k = 1; k < sorted.length; k += 1) {
-      const a = sorted[k - 1]!;
-      const b = sorted[k]!;
-      if (tokenOf(b)! <= tokenOf(a)!)
-        inversions.push({
+    let last: TokenedInterval | undefined; // the latest confirmed owner
+    for (const b of sorted) {
+      if (last && tokenOf(b)! <= tokenOf(last)!) {
+        const pair = {
           path,
-          first: describe(a),
+          first: describe(last),
           second: describe(b),
-          firstToken: a.token!,
+          firstToken: last.token!,
           secondToken: b.token!,
-        });
+        };
+        (b.confirmed === false ? staleGrantsBehind : inversions).push(pair);
+      }
+      if (b.confirmed !== false) last = b;
     }
   }
 
   if (txns === undefined) {
-    return { checked: false, txns: 0, intervals: intervals.length, inversions, mismatches };
+    return {
+      checked: false,
+      txns: 0,
+      intervals: intervals.length,
+      inversions,
+      mismatches,
+      staleGrants,
+      staleGrantsBehind,
+    };
   }
   const nodes = replay(txns, new Set(byPath.keys()));
   for (const i of intervals) {
@@ -167,5 +189,13 @@ export function checkTokens(
       mismatch(`the node ${node.path} was created by session ${node.session}, not by w${i.w}.${i.inc}`);
     else if (!node.wasFirst) mismatch(`the node ${node.path} was never the first contender`);
   }
-  return { checked: true, txns: txns.length, intervals: intervals.length, inversions, mismatches };
+  return {
+    checked: true,
+    txns: txns.length,
+    intervals: intervals.length,
+    inversions,
+    mismatches,
+    staleGrants,
+    staleGrantsBehind,
+  };
 }

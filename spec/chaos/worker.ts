@@ -124,6 +124,7 @@ class OwnershipInterval {
   private lastSample: number;
   private maxGap = 0;
   private samples = 0;
+  private ownedSamples = 0;
 
   constructor(
     kind: 'lock' | 'leader',
@@ -149,8 +150,10 @@ class OwnershipInterval {
     this.samples += 1;
     this.maxGap = Math.max(this.maxGap, at - this.lastSample);
     this.lastSample = at;
-    if (owned) this.lastTrue = at;
-    else this.close('not-owned', at);
+    if (owned) {
+      this.lastTrue = at;
+      this.ownedSamples += 1;
+    } else this.close('not-owned', at);
     return !this.isClosed;
   }
 
@@ -166,6 +169,7 @@ class OwnershipInterval {
       reason,
       maxGap: Math.max(this.maxGap, at - this.lastSample),
       samples: this.samples,
+      ownedSamples: this.ownedSamples,
     });
   }
 }
@@ -349,7 +353,7 @@ function leaderCallback(path: string, who: string, rng: Rng) {
     control.signal.addEventListener('abort', onAbort, { once: true });
     try {
       if (control.signal.aborted) {
-        onAbort();
+        interval.close(`entered-aborted:${String(control.signal.reason)}`);
         return;
       }
       const plan = rng.weighted({ short: 5, medium: 4, long: 0.6, yield: 0.4, throw: 0.3 });

@@ -8,7 +8,14 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { FaultProxy } from '../support/fault-proxy.js';
-import { CLOCK_OFFSET_ENV, clockOffset, now, type RunEvent, type RunMeta } from './records.js';
+import {
+  CLOCK_OFFSET_ENV,
+  clockOffset,
+  now,
+  TIME_ORIGIN_SKEW_ENV,
+  type RunEvent,
+  type RunMeta,
+} from './records.js';
 
 const WORKER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'worker.ts');
 const READY_TIMEOUT_MS = 60_000;
@@ -113,6 +120,7 @@ export class WorkerHandle {
             // One clock for every process of the run (records.ts).
             [CLOCK_OFFSET_ENV]: String(clockOffset()),
             CHAOS_MUTANT: this.ctx.mutants.has(this.w) ? 'ignore-ownership' : '',
+            [TIME_ORIGIN_SKEW_ENV]: String(this.ctx.timeOriginSkews.get(this.w) ?? 0),
           },
         },
       );
@@ -289,6 +297,8 @@ export interface RunContext {
   debug: boolean;
   /** Workers that run with CHAOS_MUTANT=ignore-ownership (the mutant test). */
   mutants: ReadonlySet<number>;
+  /** Per worker: skew of its performance.timeOrigin in ms (the clock test knob; the shared clock ignores it). */
+  timeOriginSkews: ReadonlyMap<number, number>;
   event(e: RunEvent): void;
   log(line: string): void;
 }
