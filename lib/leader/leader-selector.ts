@@ -14,6 +14,7 @@ import {
   StopTimeoutError,
 } from '../errors.js';
 import type { Coordinator } from '../session/coordinator.js';
+import { checkConnectionLossPolicy, type ConnectionLossPolicy } from '../session/options.js';
 import { delay } from '../util/abort.js';
 import { monotonicNow } from '../util/clock.js';
 import { logger } from '../util/log.js';
@@ -41,6 +42,16 @@ export interface LeaderSelectorOptions {
   workIterationsUntilStop?: number;
   /** Pause after a throwing callback or a failed acquire before contending again (default 1000 ms). */
   errorBackoffMs?: number;
+  /**
+   * What a suspended connection means for a term (default: the lock's, else the coordinator's).
+   * 'lease': the term goes on while the lease holds; 'strict': a suspension ends it at once.
+   */
+  connectionLossPolicy?: ConnectionLossPolicy;
+  /**
+   * The term is told to stop this long before its ownership deadline when the session has not
+   * answered again (default: the coordinator's, max(S/4, 1 s)): the leader's time to wind down.
+   */
+  stopWindowMs?: number;
 }
 
 /** Options of {@link Coordinator.createLeaderSelector}: the lock is made from the path. */
@@ -94,6 +105,8 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
   private readonly minimumWorkTimeMs: number;
   private readonly workIterationsUntilStop: number | undefined;
   private readonly errorBackoffMs: number;
+  private readonly policy: ConnectionLossPolicy | undefined;
+  private readonly stopWindowMs: number | undefined;
   private stateValue: LeaderSelectorState = 'idle';
   private stopController: AbortController | undefined;
   private running: Promise<void> | undefined;
@@ -119,6 +132,13 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
       checkMs('workIterationsUntilStop', options.workIterationsUntilStop, 0, 1);
     }
     this.workIterationsUntilStop = options.workIterationsUntilStop;
+    this.policy = checkConnectionLossPolicy(options.connectionLossPolicy);
+    this.stopWindowMs = options.lock.coordinatorRef.checkStopWindow(options.stopWindowMs);
+  }
+
+  /** What a suspended connection means for this selector's terms. */
+  get connectionLossPolicy(): ConnectionLossPolicy {
+    return this.policy ?? this.lock.connectionLossPolicy;
   }
 
   /** Current state: idle, contending, leading, releasing or stopped. */
@@ -221,6 +241,11 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
         continue;
       }
       if (!acquisition) continue;
+      if (stopSignal.aborted) {
+        // stop() came while the acquire was answered: no term starts after stop().
+        await this.lock.releaseHeld(acquisition).catch((error: unknown) => this.emit('error', error));
+        break;
+      }
       lastTermStart = monotonicNow();
       const failed = await this.runTerm(acquisition, stopSignal);
       terms += 1;
@@ -234,14 +259,22 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
     this.termCounter += 1;
     const term = this.termCounter;
     const lock = this.lock;
+    const coordinator = lock.coordinatorRef;
+    const policy = this.connectionLossPolicy;
+    const stopWindowMs = this.stopWindowMs;
+    // The term holds while the lock is owned (under this policy) and the lease has more than the
+    // stop window left: a silent partition ends it stopWindowMs before the deadline it was shown.
     const control = new TermControl(
       term,
       acquisition.node.czxid,
-      () => lock.isOwnedNow(acquisition),
+      () =>
+        lock.isOwnedNow(acquisition, policy) &&
+        monotonicNow() <
+          coordinator.leaseDeadline(acquisition.node.session) - coordinator.stopWindowMs(stopWindowMs),
       () => lock.deadlineOf(acquisition),
     );
     this.currentControl = control;
-    const stopWatching = this.watchOwnership(acquisition, control, stopSignal);
+    const stopWatching = this.watchOwnership(acquisition, control, stopSignal, policy);
     this.setState('leading');
     this.emit('leadershipAcquired', { term, fencingToken: acquisition.node.czxid });
     let failed = false;
@@ -271,13 +304,15 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
   }
 
   /**
-   * Ends the term the moment ownership may be lost: lock loss events, coordinator suspension,
-   * the lease deadline (a timer, not the callback's next poll), and a verification every tickMs.
+   * Ends the term the moment ownership may be lost: lock loss events, session loss, a suspension
+   * under 'strict', the stop point before the lease deadline (a timer, not the callback's next
+   * poll), and a verification every tickMs.
    */
   private watchOwnership(
     acquisition: Acquisition,
     control: TermControl,
     stopSignal: AbortSignal,
+    policy: ConnectionLossPolicy,
   ): () => void {
     const lock = this.lock;
     const coordinator: Coordinator = lock.coordinatorRef;
@@ -288,9 +323,10 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
     const onSessionLost = (): void => control.end('sessionExpired');
     const onStop = (): void => control.end('stop');
     lock.on('lost', onLost);
-    coordinator.on('suspended', onSuspended);
+    if (policy === 'strict') coordinator.on('suspended', onSuspended);
     coordinator.on('lost', onSessionLost);
     stopSignal.addEventListener('abort', onStop, { once: true });
+    if (stopSignal.aborted) onStop(); // an aborted signal fires no event any more
     const verify = (): void => {
       lock.verifyAcquisition(acquisition, this.tickMs).then(
         (status) => {
@@ -303,9 +339,13 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
     // At once (this also sets the watch on our node), then every tick.
     verify();
     let deadlineTimer: NodeJS.Timeout | undefined;
+    // Re-armed until the stop point: answered requests keep moving the deadline.
     const armDeadline = (): void => {
       if (control.shouldStop()) return;
-      const remaining = lock.deadlineOf(acquisition) - Date.now();
+      const remaining =
+        coordinator.leaseDeadline(acquisition.node.session) -
+        coordinator.stopWindowMs(this.stopWindowMs) -
+        monotonicNow();
       deadlineTimer = setTimeout(armDeadline, Math.max(1, Math.min(remaining + 1, 2 ** 31 - 1)));
     };
     armDeadline();

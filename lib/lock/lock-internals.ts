@@ -104,7 +104,11 @@ export class LockInternals {
           own = undefined;
           continue;
         }
-        if (index < this.maxLeases) return own;
+        if (index < this.maxLeases) {
+          // An abort that came while we created or listed wins: the catch below deletes our node.
+          if (options.signal?.aborted) throw new AbortError('acquire() was aborted', options.signal.reason);
+          return own;
+        }
         if (monotonicNow() >= options.deadline) return await this.giveUp(own);
         const predecessor = contenders[index - this.maxLeases] as ContenderNode;
         const outcome = await this.waitForDeletion(
@@ -116,7 +120,7 @@ export class LockInternals {
           case 'deleted':
             // Sequence numbers only grow, so nothing can appear ahead of us: if the node we
             // watched was the first contender, we hold the lock now, without listing again.
-            if (this.maxLeases === 1 && index === 1) return own;
+            if (this.maxLeases === 1 && index === 1 && !options.signal?.aborted) return own;
             break;
           case 'timeout':
             return await this.giveUp(own);
@@ -194,6 +198,8 @@ export class LockInternals {
         }
         throw error;
       }
+      // The wait for a session may have outlasted an abort: nothing may be created after it.
+      if (options.signal?.aborted) throw new AbortError('acquire() was aborted', options.signal.reason);
       if (state.mayExist) {
         const recovered = await this.recoverCreated(session, prefix).catch((error: unknown) => {
           if (isConnectionProblem(error)) return 'retry' as const;

@@ -18,6 +18,7 @@ import {
   type OwnershipStatus,
 } from '../errors.js';
 import type { Coordinator } from '../session/coordinator.js';
+import { checkConnectionLossPolicy, type ConnectionLossPolicy } from '../session/options.js';
 import { monotonicNow, monotonicToEpoch } from '../util/clock.js';
 import { logger } from '../util/log.js';
 import { childPath, validatePath } from '../util/paths.js';
@@ -40,6 +41,11 @@ export interface LockOptions {
   acl?: AclEntry[];
   /** How often a held lock is verified against the server (default 2000 ms). */
   verifyIntervalMs?: number;
+  /**
+   * What a suspended connection means for this lock (default: the coordinator's, itself 'lease').
+   * 'lease': owned until the lease ends; 'strict': not owned until the same session answers again.
+   */
+  connectionLossPolicy?: ConnectionLossPolicy;
 }
 
 /** acquire()'s argument: a max wait in ms, or a max wait and an AbortSignal. */
@@ -110,6 +116,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
   readonly id: string;
   /** How often a held lock is verified against the server, in ms. */
   readonly verifyIntervalMs: number;
+  private readonly policy: ConnectionLossPolicy | undefined;
   private readonly internals: LockInternals;
   /** Local turns: one hold of this instance at a time. */
   private readonly turns = new LocalQueue();
@@ -138,6 +145,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
       );
     }
     this.verifyIntervalMs = interval;
+    this.policy = checkConnectionLossPolicy(options.connectionLossPolicy);
     this.internals = new LockInternals(
       coordinator,
       this.path,
@@ -257,11 +265,18 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
     return acquisition !== undefined && this.isOwnedNow(acquisition);
   }
 
+  /** What a suspended connection means for this lock: its own option, else the coordinator's. */
+  get connectionLossPolicy(): ConnectionLossPolicy {
+    return this.policy ?? this.coordinator.connectionLossPolicy;
+  }
+
   /** @internal */
-  isOwnedNow(acquisition: Acquisition): boolean {
+  isOwnedNow(acquisition: Acquisition, policy = this.connectionLossPolicy): boolean {
     if (acquisition.status !== 'held' || !acquisition.verifiedOk) return false;
     const session = acquisition.node.session;
     if (session.ended || this.coordinator.session !== session) return false;
+    // 'strict': a suspension is treated as loss until the same session answers again.
+    if (policy === 'strict' && this.coordinator.state === 'suspended') return false;
     return monotonicNow() < this.coordinator.leaseDeadline(session);
   }
 

@@ -8,6 +8,7 @@ import {
   ConnectionLossError,
   ConnectTimeoutError,
   CoordinatorClosedError,
+  InvalidOptionError,
   NotStartedError,
   RequestTimeoutError,
   ZooKeeperDisabledError,
@@ -26,6 +27,7 @@ import { LeaderSelector, type LeaderSelectorPathOptions } from '../leader/leader
 import {
   optionsFromEnv,
   resolveCoordinatorOptions,
+  type ConnectionLossPolicy,
   type CoordinatorOptions,
   type ResolvedCoordinatorOptions,
 } from './options.js';
@@ -64,6 +66,8 @@ export interface SessionTiming {
   leaseMarginMs: number;
   /** Timeout of one ZooKeeper request (default S). */
   requestTimeoutMs: number;
+  /** Leaders are told to stop this long before the ownership deadline (default max(S/4, 1 s), at most (S - margin)/2). */
+  stopWindowMs: number;
 }
 
 /** Options of calls that wait. */
@@ -91,7 +95,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private currentSession: ZkSession | undefined;
   private stateValue: CoordinatorState;
   private readonly watchdog: SessionWatchdog;
-  private startPromise: Promise<void> | undefined;
+  /** start() was called: a session is being opened or kept until close(). */
+  private started = false;
+  /** A first session was established. */
+  private everConnected = false;
   private closePromise: Promise<void> | undefined;
   private readonly closeHooks = new Set<() => void>();
   /** Settled whenever the state changes; lets waiters re-check without polling. */
@@ -100,6 +107,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   constructor(options: CoordinatorOptions) {
     super();
     this.options = resolveCoordinatorOptions(options);
+    this.checkStopWindow(this.options.stopWindowMs);
     this.stateValue = this.options.disabled ? 'disabled' : 'idle';
     this.watchdog = new SessionWatchdog(
       {
@@ -152,18 +160,63 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     return this.timingFor(this.sessionTimeoutMs);
   }
 
-  private timingFor(sessionTimeoutMs: number): SessionTiming {
+  private timingFor(sessionTimeoutMs: number, stopWindowMs = this.options.stopWindowMs): SessionTiming {
     const o = this.options;
+    const heartbeatIntervalMs = o.heartbeatIntervalMs ?? Math.max(10, Math.floor(sessionTimeoutMs / 6));
+    const leaseMarginMs = Math.min(
+      o.leaseMarginMs ?? Math.max(Math.floor(sessionTimeoutMs / 10), 500),
+      sessionTimeoutMs,
+    );
+    const usable = sessionTimeoutMs - leaseMarginMs;
     return {
       sessionTimeoutMs,
-      heartbeatIntervalMs: o.heartbeatIntervalMs ?? Math.max(10, Math.floor(sessionTimeoutMs / 6)),
+      heartbeatIntervalMs,
       suspendAfterMs: o.suspendAfterMs ?? Math.floor(sessionTimeoutMs / 2),
-      leaseMarginMs: Math.min(
-        o.leaseMarginMs ?? Math.max(Math.floor(sessionTimeoutMs / 10), 500),
-        sessionTimeoutMs,
-      ),
+      leaseMarginMs,
       requestTimeoutMs: o.requestTimeoutMs ?? sessionTimeoutMs,
+      // A window that reaches back past the next heartbeat would end healthy terms: when the
+      // server grants a smaller S than asked, a configured window is cut to fit.
+      stopWindowMs: Math.max(
+        0,
+        Math.min(
+          stopWindowMs ?? Math.min(Math.max(Math.floor(sessionTimeoutMs / 4), 1000), Math.floor(usable / 2)),
+          usable - heartbeatIntervalMs - 1,
+        ),
+      ),
     };
+  }
+
+  /** The connection-loss policy in force (a recipe's own option wins over this). */
+  get connectionLossPolicy(): ConnectionLossPolicy {
+    return this.options.connectionLossPolicy;
+  }
+
+  /**
+   * The stop window for the current session, with a recipe's own `stopWindowMs` if given.
+   * @internal
+   */
+  stopWindowMs(override?: number): number {
+    return this.timingFor(this.sessionTimeoutMs, override ?? this.options.stopWindowMs).stopWindowMs;
+  }
+
+  /** Throws InvalidOptionError unless a stop window leaves room for heartbeats at the requested S. @internal */
+  checkStopWindow(stopWindowMs: number | undefined, option = 'stopWindowMs'): number | undefined {
+    if (stopWindowMs === undefined) return undefined;
+    const S = this.options.sessionTimeoutMs;
+    const timing = this.timingFor(S, 0);
+    const max = S - timing.leaseMarginMs - timing.heartbeatIntervalMs - 1;
+    if (
+      typeof stopWindowMs !== 'number' ||
+      !Number.isInteger(stopWindowMs) ||
+      stopWindowMs < 0 ||
+      stopWindowMs > max
+    ) {
+      throw new InvalidOptionError(
+        option,
+        `must be an integer between 0 and ${max} ms (S - leaseMarginMs - heartbeatIntervalMs at S = ${S} ms), got ${String(stopWindowMs)}`,
+      );
+    }
+    return stopWindowMs;
   }
 
   /**
@@ -193,39 +246,43 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     return this.currentSession;
   }
 
-  /** Resolves once the first session is established; rejects with ConnectTimeoutError after connectTimeoutMs. */
+  /**
+   * Starts connecting and resolves once the first session is established. Rejects with
+   * ConnectTimeoutError after connectTimeoutMs, but keeps trying in the background (with the
+   * client's backoff across the servers) until close(): selectors started meanwhile lead and
+   * pending acquires proceed once ZooKeeper answers; nothing needs to be started again.
+   */
   start(): Promise<void> {
     if (this.options.disabled) return Promise.resolve();
     if (this.stateValue === 'closed') return Promise.reject(new CoordinatorClosedError('start()'));
-    this.startPromise ??= this.connectFirstSession();
-    return this.startPromise;
+    if (!this.started) {
+      this.started = true;
+      this.setState('connecting');
+      this.openSession();
+      this.watchdog.start();
+    }
+    if (this.everConnected) return Promise.resolve();
+    return this.firstSessionWithin(this.options.connectTimeoutMs);
   }
 
-  private async connectFirstSession(): Promise<void> {
-    this.setState('connecting');
-    const session = this.openSession();
-    this.watchdog.start();
-    const connected = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), this.options.connectTimeoutMs);
-      const done = (): void => {
+  private firstSessionWithin(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const settle = (outcome: Error | undefined): void => {
         clearTimeout(timer);
-        resolve(true);
+        this.off('connected', onConnected);
+        this.closeHooks.delete(onClose);
+        if (outcome) reject(outcome);
+        else resolve();
       };
-      session.once('connected', done);
-      this.closeHooks.add(() => {
-        clearTimeout(timer);
-        resolve(false);
-      });
+      const onConnected = (): void => settle(undefined);
+      const onClose = (): void => settle(new CoordinatorClosedError('start()'));
+      const timer = setTimeout(() => {
+        log('no session within %d ms; still trying in the background', timeoutMs);
+        settle(new ConnectTimeoutError(this.options.connectString, timeoutMs));
+      }, timeoutMs);
+      this.on('connected', onConnected);
+      this.closeHooks.add(onClose);
     });
-    if (this.stateValue === 'closed') throw new CoordinatorClosedError('start()');
-    if (!connected) {
-      this.watchdog.stop();
-      await session.end('closed');
-      this.currentSession = undefined;
-      this.startPromise = undefined;
-      this.setState('idle');
-      throw new ConnectTimeoutError(this.options.connectString, this.options.connectTimeoutMs);
-    }
   }
 
   private openSession(): ZkSession {
@@ -242,6 +299,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       this.setState('connected');
       if (!announced) {
         announced = true;
+        this.everConnected = true;
         log('session %s established, negotiated timeout %d ms', sessionId, session.timeoutMs);
         this.emit('connected', { sessionId, sessionTimeoutMs: session.timeoutMs });
       } else {
@@ -291,6 +349,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   /** Resolves when the state changes (or the signal aborts). @internal */
   nextStateChange(signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
+      // An already aborted signal fires no event any more.
+      if (signal?.aborted) {
+        resolve();
+        return;
+      }
       const wake = (): void => {
         signal?.removeEventListener('abort', wake);
         this.stateWaiters.delete(wake);

@@ -3,6 +3,28 @@ import type { BackoffPolicy } from '../util/backoff.js';
 import { DEFAULT_RETRY_POLICY } from '../util/backoff.js';
 import type { AuthInfo } from '../zk/zk-session.js';
 
+/**
+ * What a suspended connection (no answer for a while, or a dropped socket) means for owners:
+ * - `'lease'` (default): nothing yet. The session, its nodes and its lease may well be intact (a
+ *   rolling restart moves it to another member within seconds); leaders keep their term while
+ *   the lease holds and are told to stop `stopWindowMs` before it ends if the session has not
+ *   answered again; plain locks stay owned until the lease ends.
+ * - `'strict'` (Curator's default behaviour): a suspension ends leaders' terms at once and makes
+ *   `considerAsOwned()` false until the same session answers again. For deployments where a
+ *   session may end other than by timeout (someone else closing it with its password, an
+ *   ensemble whose data is wiped).
+ */
+export type ConnectionLossPolicy = 'lease' | 'strict';
+
+/** Validates a connectionLossPolicy option (undefined stays undefined). */
+export function checkConnectionLossPolicy(value: unknown): ConnectionLossPolicy | undefined {
+  if (value === undefined || value === 'lease' || value === 'strict') return value;
+  throw new InvalidOptionError(
+    'connectionLossPolicy',
+    `must be 'lease' or 'strict', got ${JSON.stringify(value)}`,
+  );
+}
+
 /** Options of {@link Coordinator}. Only `connectString` is required. */
 export interface CoordinatorOptions {
   /**
@@ -30,6 +52,15 @@ export interface CoordinatorOptions {
   suspendAfterMs?: number;
   /** Retry policy for idempotent requests after a connection loss. */
   retry?: Partial<BackoffPolicy>;
+  /** What a suspended connection means for owners (default 'lease'; see {@link ConnectionLossPolicy}). */
+  connectionLossPolicy?: ConnectionLossPolicy;
+  /**
+   * Leaders (and other term-based recipes) are told to stop this long before their ownership
+   * deadline when the session has not answered again: their time to wind down (default
+   * max(S/4, 1 s), at most (S - leaseMarginMs)/2). Must leave room for heartbeats:
+   * below S - leaseMarginMs - heartbeatIntervalMs.
+   */
+  stopWindowMs?: number;
   /** Credentials sent on every connection, e.g. `[{ scheme: 'digest', credentials: 'user:secret' }]`. */
   auth?: AuthInfo[];
   /** tw-curator's disabled mode: no connection, no timers; asking for a lock throws ZooKeeperDisabledError. */
@@ -47,6 +78,8 @@ export interface ResolvedCoordinatorOptions {
   retry: BackoffPolicy;
   auth: AuthInfo[];
   disabled: boolean;
+  connectionLossPolicy: ConnectionLossPolicy;
+  stopWindowMs: number | undefined;
 }
 
 export const MIN_SESSION_TIMEOUT_MS = 1000;
@@ -134,6 +167,8 @@ export function resolveCoordinatorOptions(input: unknown): ResolvedCoordinatorOp
       `must be below suspendAfterMs (${suspendAfterMs} ms)`,
     );
   }
+  const connectionLossPolicy = checkConnectionLossPolicy(options.connectionLossPolicy) ?? 'lease';
+  const stopWindowMs = integer(options, 'stopWindowMs', 0, sessionTimeoutMs - 1);
   const retry = { ...DEFAULT_RETRY_POLICY };
   if (options.retry !== undefined) {
     if (typeof options.retry !== 'object' || options.retry === null) {
@@ -171,6 +206,8 @@ export function resolveCoordinatorOptions(input: unknown): ResolvedCoordinatorOp
     retry,
     auth,
     disabled,
+    connectionLossPolicy,
+    stopWindowMs,
   };
 }
 

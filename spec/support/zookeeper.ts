@@ -469,6 +469,19 @@ export class ZooKeeperCluster {
     await Promise.all(this.internalMembers.map((m) => this.waitServing(m)));
   }
 
+  /**
+   * Stops every member, deletes their data (snapshots and transaction logs; an ensemble keeps
+   * its myid) and starts them again: a ZooKeeper whose zxids start from zero.
+   */
+  async restartWiped(): Promise<void> {
+    this.assertControllable('restartWiped');
+    await Promise.all(this.internalMembers.map((m) => this.stopMember(m, 'SIGKILL')));
+    for (const m of this.internalMembers)
+      rmSync(path.join(m.dir, 'data', 'version-2'), { recursive: true, force: true });
+    for (const m of this.internalMembers) this.spawnMember(m);
+    await Promise.all(this.internalMembers.map((m) => this.waitServing(m)));
+  }
+
   fourLetterWord(memberId: number, word: string): Promise<string> {
     const member = this.member(memberId);
     return sendFourLetterWord(member.host, member.clientPort, word);
