@@ -8,20 +8,20 @@ import {
   ConnectionLossError,
   ConnectTimeoutError,
   CoordinatorClosedError,
-  InvalidOptionError,
   NotStartedError,
   RequestTimeoutError,
   ZooKeeperDisabledError,
-  ZooKeeperError,
 } from '../errors.js';
 import { throwIfAborted, delay } from '../util/abort.js';
 import { backoffDelay, type BackoffPolicy } from '../util/backoff.js';
 import { monotonicNow, monotonicToEpoch } from '../util/clock.js';
 import { logger } from '../util/log.js';
-import { parentOf, validatePath } from '../util/paths.js';
-import { native, ZK_CODES, type NativeACL } from '../zk/native.js';
+import { native, type NativeACL } from '../zk/native.js';
 import { ZkSession, type SessionEnd } from '../zk/zk-session.js';
 import { SessionWatchdog } from './watchdog.js';
+import { ensurePath } from './ensure-path.js';
+import { checkStopWindow, sessionTiming, type SessionTiming } from './timing.js';
+import type { CoordinatorEvents, CoordinatorState, SessionLossReason, WaitOptions } from './events.js';
 import { SharedReentrantLock, type LockOptions } from '../lock/shared-reentrant-lock.js';
 import { LeaderSelector, type LeaderSelectorPathOptions } from '../leader/leader-selector.js';
 import {
@@ -32,49 +32,11 @@ import {
   type ResolvedCoordinatorOptions,
 } from './options.js';
 
+export type { SessionTiming } from './timing.js';
+
 const log = logger('coordinator');
 
-/** Connection state of a {@link Coordinator}. */
-export type CoordinatorState = 'idle' | 'connecting' | 'connected' | 'suspended' | 'closed' | 'disabled';
-
-/** Why a session was lost. */
-export type SessionLossReason = 'expired' | 'timeout' | 'auth-failed';
-
-/** Events of a {@link Coordinator} (eventemitter3). */
-export interface CoordinatorEvents {
-  /** A session was established: the first one, or a new one after `lost`. */
-  connected: (info: { sessionId: string; sessionTimeoutMs: number }) => void;
-  /** No answer for suspendAfterMs, or the connection dropped: ownership may be lost. */
-  suspended: (info: { sessionId: string }) => void;
-  /** The same session is answering again after `suspended`. */
-  reconnected: (info: { sessionId: string }) => void;
-  /** The session is gone (expired, or unanswered for longer than S); its locks are lost for good. */
-  lost: (info: { sessionId: string | undefined; reason: SessionLossReason }) => void;
-  /** close() completed. */
-  closed: () => void;
-}
-
-/** Timing in force for the current session, all in ms. */
-export interface SessionTiming {
-  /** The negotiated session timeout S. */
-  sessionTimeoutMs: number;
-  /** Idle time after which a heartbeat request is sent (default S/6). */
-  heartbeatIntervalMs: number;
-  /** No answer for this long suspends the connection (default S/2). */
-  suspendAfterMs: number;
-  /** Subtracted from the lease for clock-rate drift (default max(10% of S, 500 ms)). */
-  leaseMarginMs: number;
-  /** Timeout of one ZooKeeper request (default S). */
-  requestTimeoutMs: number;
-  /** Leaders are told to stop this long before the ownership deadline (default max(S/4, 1 s), at most (S - margin)/2). */
-  stopWindowMs: number;
-}
-
-/** Options of calls that wait. */
-export interface WaitOptions {
-  timeoutMs?: number;
-  signal?: AbortSignal | undefined;
-}
+export type { CoordinatorEvents, CoordinatorState, SessionLossReason, WaitOptions } from './events.js';
 
 /**
  * One ZooKeeper session per Coordinator: connects, runs the heartbeat and watchdog, opens a new
@@ -161,29 +123,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   }
 
   private timingFor(sessionTimeoutMs: number, stopWindowMs = this.options.stopWindowMs): SessionTiming {
-    const o = this.options;
-    const heartbeatIntervalMs = o.heartbeatIntervalMs ?? Math.max(10, Math.floor(sessionTimeoutMs / 6));
-    const leaseMarginMs = Math.min(
-      o.leaseMarginMs ?? Math.max(Math.floor(sessionTimeoutMs / 10), 500),
-      sessionTimeoutMs,
-    );
-    const usable = sessionTimeoutMs - leaseMarginMs;
-    return {
-      sessionTimeoutMs,
-      heartbeatIntervalMs,
-      suspendAfterMs: o.suspendAfterMs ?? Math.floor(sessionTimeoutMs / 2),
-      leaseMarginMs,
-      requestTimeoutMs: o.requestTimeoutMs ?? sessionTimeoutMs,
-      // A window that reaches back past the next heartbeat would end healthy terms: when the
-      // server grants a smaller S than asked, a configured window is cut to fit.
-      stopWindowMs: Math.max(
-        0,
-        Math.min(
-          stopWindowMs ?? Math.min(Math.max(Math.floor(sessionTimeoutMs / 4), 1000), Math.floor(usable / 2)),
-          usable - heartbeatIntervalMs - 1,
-        ),
-      ),
-    };
+    return sessionTiming(this.options, sessionTimeoutMs, stopWindowMs);
   }
 
   /** The connection-loss policy in force (a recipe's own option wins over this). */
@@ -201,22 +141,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   /** Throws InvalidOptionError unless a stop window leaves room for heartbeats at the requested S. @internal */
   checkStopWindow(stopWindowMs: number | undefined, option = 'stopWindowMs'): number | undefined {
-    if (stopWindowMs === undefined) return undefined;
-    const S = this.options.sessionTimeoutMs;
-    const timing = this.timingFor(S, 0);
-    const max = S - timing.leaseMarginMs - timing.heartbeatIntervalMs - 1;
-    if (
-      typeof stopWindowMs !== 'number' ||
-      !Number.isInteger(stopWindowMs) ||
-      stopWindowMs < 0 ||
-      stopWindowMs > max
-    ) {
-      throw new InvalidOptionError(
-        option,
-        `must be an integer between 0 and ${max} ms (S - leaseMarginMs - heartbeatIntervalMs at S = ${S} ms), got ${String(stopWindowMs)}`,
-      );
-    }
-    return stopWindowMs;
+    return checkStopWindow(this.options, stopWindowMs, option);
   }
 
   /**
@@ -434,23 +359,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     acl: NativeACL[] = native.ACL.OPEN_ACL_UNSAFE,
     options: WaitOptions = {},
   ): Promise<void> {
-    validatePath(path);
-    const missing: string[] = [];
-    for (let p = path; p !== '/'; p = parentOf(p)) missing.unshift(p);
-    for (const node of missing) {
-      // Only `path` itself gets `acl` (deleting a child needs DELETE on it); ancestors are open.
-      const nodeAcl = node === path ? acl : native.ACL.OPEN_ACL_UNSAFE;
-      await this.retrying('ensurePath', options, async (session, timeoutMs) => {
-        try {
-          await session.create(node, Buffer.alloc(0), nodeAcl, native.CreateMode.PERSISTENT, {
-            timeoutMs,
-            signal: options.signal,
-          });
-        } catch (error) {
-          if (!(error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NODE_EXISTS)) throw error;
-        }
-      });
-    }
+    await ensurePath(this, path, acl, options);
   }
 
   /**
