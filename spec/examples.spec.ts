@@ -106,11 +106,13 @@ describe('examples/', () => {
       env,
     );
     try {
-      await waitFor(async () => (await lockAt(path('leader-two')).contenders()).length === 2);
+      await waitFor(async () => (await lockAt(path('leader-two')).contenders()).length === 2, {
+        timeoutMs: 30_000, // a second tsx process starting on a loaded machine
+      });
       assert.doesNotMatch(second.stdout, /leading/);
       first.child.kill('SIGTERM');
       assert.equal((await first.finished(15_000)).code, 0, first.output);
-      await second.waitForOutput(/\[second\] leading: term 1/, 10_000);
+      await second.waitForOutput(/\[second\] leading: term 1/, 20_000);
       second.child.kill('SIGTERM');
       assert.equal((await second.finished(15_000)).code, 0, second.output);
     } finally {
@@ -135,7 +137,9 @@ describe('examples/', () => {
         env,
       );
       await next.waitForOutput(/ready: contending/);
-      await waitFor(async () => (await lockAt(path('graceful')).contenders()).length === 2);
+      await waitFor(async () => (await lockAt(path('graceful')).contenders()).length === 2, {
+        timeoutMs: 30_000,
+      });
       const signalled = Date.now();
       leader.child.kill('SIGTERM');
       const { code, stdout } = await leader.finished(15_000);
