@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'INVALID_PATH'
   | 'INVALID_ARGUMENT'
   | 'CONNECT_TIMEOUT'
+  | 'TLS_ERROR'
   | 'NOT_STARTED'
   | 'COORDINATOR_CLOSED'
   | 'CONNECTION_LOSS'
@@ -72,6 +73,20 @@ export class ConnectTimeoutError extends ZkLeaderSelectorError {
       'CONNECT_TIMEOUT',
       `Could not establish a ZooKeeper session with ${connectString} within ${timeoutMs} ms: ` +
         'check that the servers are running and reachable, or raise connectTimeoutMs',
+    );
+  }
+}
+
+/** The TLS handshake with a ZooKeeper server failed (unknown CA, hostname mismatch, certificate refused...). */
+export class TlsError extends ZkLeaderSelectorError {
+  constructor(server: string, cause: Error) {
+    super(
+      'TLS_ERROR',
+      `TLS handshake with ZooKeeper at ${server} failed: ${cause.message}` +
+        ((cause as NodeJS.ErrnoException).code ? ` (${(cause as NodeJS.ErrnoException).code})` : '') +
+        ': check tls.ca (the CA that signed the server certificate), tls.servername (a name in it), ' +
+        'the client certificate (tls.cert / tls.key, signed by a CA the server trusts), and that the port is the secureClientPort',
+      { cause },
     );
   }
 }

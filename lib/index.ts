@@ -9,7 +9,8 @@ export type {
   SessionLossReason,
   SessionTiming,
 } from './session/coordinator.js';
-export type { CoordinatorOptions } from './session/options.js';
+export type { ConnectionLossPolicy, CoordinatorOptions } from './session/options.js';
+export type { TlsOptions } from './zk/tls.js';
 export type { AuthInfo } from './zk/zk-session.js';
 export type { BackoffPolicy } from './util/backoff.js';
 export { SharedReentrantLock } from './lock/shared-reentrant-lock.js';

@@ -38,15 +38,20 @@ if [[ "$peers" == true ]]; then
     packages+=(python3-kazoo)
     missing+=("kazoo for $kazoo_python")
   fi
-  if ! command -v javac >/dev/null 2>&1; then
+  if ! command -v javac >/dev/null 2>&1 || ! command -v keytool >/dev/null 2>&1; then
     packages+=(default-jdk-headless)
-    missing+=("javac")
+    missing+=("javac/keytool")
+  fi
+  # The TLS tests make their certificates with openssl (and keytool, from the JDK).
+  if ! command -v openssl >/dev/null 2>&1; then
+    packages+=(openssl)
+    missing+=("openssl")
   fi
 fi
 
 if [[ ${#packages[@]} -eq 0 ]]; then
   if [[ "$peers" == true ]]; then
-    echo "install-zookeeper: ZooKeeper, java, javac, Curator and kazoo already present; nothing to do."
+    echo "install-zookeeper: ZooKeeper, java, javac, keytool, openssl, Curator and kazoo already present; nothing to do."
   else
     echo "install-zookeeper: ZooKeeper and java already present; nothing to do."
   fi
@@ -71,5 +76,6 @@ if [[ "$peers" == true ]]; then
   [[ -f /usr/share/java/curator-recipes.jar ]] || { echo "install-zookeeper: curator-recipes.jar still missing" >&2; exit 1; }
   "$kazoo_python" -c 'import kazoo' >/dev/null 2>&1 || { echo "install-zookeeper: $kazoo_python still cannot import kazoo" >&2; exit 1; }
   command -v javac >/dev/null 2>&1 || { echo "install-zookeeper: javac still missing" >&2; exit 1; }
+  command -v openssl >/dev/null 2>&1 || { echo "install-zookeeper: openssl still missing" >&2; exit 1; }
 fi
 echo "install-zookeeper: done."

@@ -9,6 +9,7 @@ import {
   ConnectTimeoutError,
   CoordinatorClosedError,
   NotStartedError,
+  TlsError,
   RequestTimeoutError,
   ZooKeeperDisabledError,
 } from '../errors.js';
@@ -63,6 +64,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private everConnected = false;
   private closePromise: Promise<void> | undefined;
   private readonly closeHooks = new Set<() => void>();
+  /** Pending start() calls, told when a TLS handshake fails before the first session. */
+  private readonly startFailures = new Set<(error: Error) => void>();
   /** Settled whenever the state changes; lets waiters re-check without polling. */
   private stateWaiters = new Set<() => void>();
 
@@ -196,17 +199,20 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         clearTimeout(timer);
         this.off('connected', onConnected);
         this.closeHooks.delete(onClose);
+        this.startFailures.delete(onTlsError);
         if (outcome) reject(outcome);
         else resolve();
       };
       const onConnected = (): void => settle(undefined);
       const onClose = (): void => settle(new CoordinatorClosedError('start()'));
+      const onTlsError = (error: Error): void => settle(new TlsError(this.options.connectString, error));
       const timer = setTimeout(() => {
         log('no session within %d ms; still trying in the background', timeoutMs);
         settle(new ConnectTimeoutError(this.options.connectString, timeoutMs));
       }, timeoutMs);
       this.on('connected', onConnected);
       this.closeHooks.add(onClose);
+      this.startFailures.add(onTlsError);
     });
   }
 
@@ -215,6 +221,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       connectString: this.options.connectString,
       sessionTimeoutMs: this.options.sessionTimeoutMs,
       auth: this.options.auth,
+      tls: this.options.tls,
     });
     this.currentSession = session;
     let announced = false;
@@ -235,6 +242,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     });
     session.on('disconnected', () => this.suspend(session, 'disconnected'));
     session.on('ended', (reason) => this.onSessionEnded(session, reason));
+    session.on('tlsError', (error) => {
+      log('TLS handshake failed: %s', error.message);
+      // Before the first session this is why start() cannot succeed: say so at once.
+      if (!this.everConnected) for (const fail of [...this.startFailures]) fail(error);
+    });
     session.connect();
     return session;
   }

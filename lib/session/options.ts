@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { InvalidOptionError } from '../errors.js';
 import type { BackoffPolicy } from '../util/backoff.js';
 import { DEFAULT_RETRY_POLICY } from '../util/backoff.js';
 import type { AuthInfo } from '../zk/zk-session.js';
+import { resolveTlsOptions, type TlsOptions } from '../zk/tls.js';
 
 /**
  * What a suspended connection (no answer for a while, or a dropped socket) means for owners:
@@ -52,6 +54,11 @@ export interface CoordinatorOptions {
   suspendAfterMs?: number;
   /** Retry policy for idempotent requests after a connection loss. */
   retry?: Partial<BackoffPolicy>;
+  /**
+   * Connect to ZooKeeper's TLS port (secureClientPort): `true` (the system's CAs, no client
+   * certificate) or `{ ca, cert, key, passphrase, servername, rejectUnauthorized }`.
+   */
+  tls?: boolean | TlsOptions;
   /** What a suspended connection means for owners (default 'lease'; see {@link ConnectionLossPolicy}). */
   connectionLossPolicy?: ConnectionLossPolicy;
   /**
@@ -80,6 +87,7 @@ export interface ResolvedCoordinatorOptions {
   disabled: boolean;
   connectionLossPolicy: ConnectionLossPolicy;
   stopWindowMs: number | undefined;
+  tls: TlsOptions | undefined;
 }
 
 export const MIN_SESSION_TIMEOUT_MS = 1000;
@@ -208,6 +216,7 @@ export function resolveCoordinatorOptions(input: unknown): ResolvedCoordinatorOp
     disabled,
     connectionLossPolicy,
     stopWindowMs,
+    tls: resolveTlsOptions(options.tls),
   };
 }
 
@@ -227,6 +236,8 @@ export function optionsFromEnv(env: Record<string, string | undefined>): Coordin
   const connectString = env.ZOOKEEPER_CONNECT_STRING?.trim() || '127.0.0.1:2181';
   if (!disabled) validateConnectString(connectString, 'ZOOKEEPER_CONNECT_STRING');
   const options: CoordinatorOptions = { connectString, disabled };
+  const tls = tlsFromEnv(env);
+  if (tls) options.tls = tls;
   const timeoutRaw = env.ZOOKEEPER_SESSION_TIMEOUT_MS?.trim();
   if (timeoutRaw !== undefined && timeoutRaw !== '') {
     const value = Number(timeoutRaw);
@@ -239,4 +250,45 @@ export function optionsFromEnv(env: Record<string, string | undefined>): Coordin
     options.sessionTimeoutMs = value;
   }
   return options;
+}
+
+/**
+ * TLS from ZOOKEEPER_TLS (true/false) and the PEM files in ZOOKEEPER_TLS_CA_FILE,
+ * ZOOKEEPER_TLS_CERT_FILE and ZOOKEEPER_TLS_KEY_FILE. A file given without ZOOKEEPER_TLS=true
+ * is a mistake worth naming, not something to ignore.
+ */
+function tlsFromEnv(env: Record<string, string | undefined>): TlsOptions | undefined {
+  const flag = env.ZOOKEEPER_TLS?.trim().toLowerCase();
+  const files = {
+    ca: 'ZOOKEEPER_TLS_CA_FILE',
+    cert: 'ZOOKEEPER_TLS_CERT_FILE',
+    key: 'ZOOKEEPER_TLS_KEY_FILE',
+  } as const;
+  const given = Object.values(files).filter((name) => env[name]?.trim());
+  if (flag === undefined || flag === '' || ['false', '0', 'no'].includes(flag)) {
+    if (given.length > 0) {
+      throw new InvalidOptionError(
+        given[0] as string,
+        'is set but ZOOKEEPER_TLS is not true: set ZOOKEEPER_TLS=true to use TLS',
+      );
+    }
+    return undefined;
+  }
+  if (!['true', '1', 'yes'].includes(flag)) {
+    throw new InvalidOptionError(
+      'ZOOKEEPER_TLS',
+      `must be true or false, got ${JSON.stringify(env.ZOOKEEPER_TLS)}`,
+    );
+  }
+  const tls: TlsOptions = {};
+  for (const [key, name] of Object.entries(files) as [keyof typeof files, string][]) {
+    const file = env[name]?.trim();
+    if (!file) continue;
+    try {
+      tls[key] = readFileSync(file);
+    } catch (error) {
+      throw new InvalidOptionError(name, `cannot read ${JSON.stringify(file)}: ${(error as Error).message}`);
+    }
+  }
+  return resolveTlsOptions(tls);
 }

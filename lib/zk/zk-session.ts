@@ -28,6 +28,7 @@ import {
   type NativeStat,
   type NativeWatcher,
 } from './native.js';
+import { useTlsTransport, type TlsOptions } from './tls.js';
 
 const log = logger('session');
 
@@ -43,6 +44,8 @@ export interface ZkSessionOptions {
   connectString: string;
   sessionTimeoutMs: number;
   auth: readonly AuthInfo[];
+  /** Connect over TLS (undefined: plain TCP). */
+  tls?: TlsOptions | undefined;
 }
 
 export interface RequestOptions {
@@ -59,6 +62,8 @@ interface SessionEvents {
   disconnected: () => void;
   /** The session is over for good. */
   ended: (reason: SessionEnd) => void;
+  /** A TLS handshake failed (the client goes on to the next server). */
+  tlsError: (error: Error) => void;
 }
 
 interface Pending {
@@ -90,6 +95,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
       spinDelay: 200,
       retries: 0,
     });
+    if (options.tls) useTlsTransport(this.client, options.tls, (error) => this.emit('tlsError', error));
     for (const { scheme, credentials } of options.auth) {
       this.client.addAuthInfo(scheme, Buffer.from(credentials));
     }

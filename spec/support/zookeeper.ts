@@ -16,6 +16,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { findExecutable } from './executables.js';
+import { tlsServerConfig, type TestCertificates } from './tls-certs.js';
 import { setTimeout as delay } from 'node:timers/promises';
 
 export interface ZooKeeperOptions {
@@ -27,6 +28,8 @@ export interface ZooKeeperOptions {
   maxSessionTimeout?: number;
   /** Extra zoo.cfg lines; they override the harness defaults. */
   extraConfig?: Record<string, string>;
+  /** Also serve a TLS port (secureClientPort) with these certificates, client certificates required. */
+  tls?: TestCertificates;
 }
 
 export interface ZooKeeperMember {
@@ -34,6 +37,10 @@ export interface ZooKeeperMember {
   readonly clientPort: number;
   /** '127.0.0.1:port' */
   readonly connectString: string;
+  /** The TLS port (0: none). */
+  readonly securePort: number;
+  /** '127.0.0.1:securePort' (only with the tls option). */
+  readonly secureConnectString: string;
   readonly running: boolean;
 }
 
@@ -178,8 +185,14 @@ class Member implements ZooKeeperMember {
     readonly electionPort: number,
   ) {}
 
+  /** The TLS port (0: none). */
+  securePort = 0;
+
   get connectString(): string {
     return `${this.host}:${this.clientPort}`;
+  }
+  get secureConnectString(): string {
+    return `${this.host}:${this.securePort}`;
   }
   get running(): boolean {
     return this.process !== undefined;
@@ -211,6 +224,11 @@ export class ZooKeeperCluster {
     this.members = members;
     this.external = external;
     this.connectString = connectString ?? members.map((m) => m.connectString).join(',');
+  }
+
+  /** Connect string of the members' TLS ports (only with the tls option). */
+  get secureConnectString(): string {
+    return this.internalMembers.map((m) => m.secureConnectString).join(',');
   }
 
   static startStandalone(options: ZooKeeperOptions = {}): Promise<ZooKeeperCluster> {
@@ -267,7 +285,9 @@ export class ZooKeeperCluster {
     options: ZooKeeperOptions,
   ): Promise<ZooKeeperCluster> {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'zk-harness-'));
-    const ports = await freePorts(ensemble ? size * 3 : 1);
+    const plainCount = ensemble ? size * 3 : 1;
+    const ports = await freePorts(plainCount + (options.tls ? size : 0));
+    const securePorts = ports.slice(plainCount);
     const members: Member[] = [];
     for (let i = 0; i < size; i++) {
       const id = i + 1;
@@ -316,6 +336,10 @@ export class ZooKeeperCluster {
       } else {
         config.clientPort = String(member.clientPort);
         config.clientPortAddress = '127.0.0.1';
+      }
+      if (options.tls) {
+        member.securePort = securePorts[member.id - 1]!;
+        Object.assign(config, tlsServerConfig(options.tls, member.securePort));
       }
       Object.assign(config, options.extraConfig ?? {});
       writeFileSync(
