@@ -259,6 +259,37 @@ describe('leadership lifecycle (standalone)', () => {
     await waitFor(async () => (await lock.contenders()).length === 0, { timeoutMs: 5000 });
   });
 
+  it('a grant that arrives after its lease ended (as after a long process pause) starts no term', async () => {
+    // A margin of S - 1 ms makes every grant arrive with its lease already over: the same state as
+    // a process paused past its lease while its acquire was being answered (seen in the chaos run).
+    const coordinator = await pool.start({
+      connectString: zk.connectString,
+      sessionTimeoutMs: 2000,
+      leaseMarginMs: 1999,
+    });
+    const entries: { abortedAtEntry: boolean; shouldStopAtEntry: boolean }[] = [];
+    const selector = coordinator.createLeaderSelector(uniquePath('stale-grant'), {
+      minimumWorkTimeMs: 50,
+      leader: async (control) => {
+        const abortedAtEntry = control.signal.aborted; // read before anything re-checks ownership
+        entries.push({ abortedAtEntry, shouldStopAtEntry: control.shouldStop() });
+        await control.waitUntilShouldStop(60_000);
+      },
+    });
+    let grants = 0;
+    selector.lock.on('acquired', () => (grants += 1));
+    selector.start();
+    await waitFor(() => grants >= 3 || entries.length > 0, { timeoutMs: 10_000 });
+    await selector.stop();
+    assert.ok(grants >= 1);
+    assert.deepEqual(
+      entries.filter((e) => !e.abortedAtEntry && e.shouldStopAtEntry),
+      [],
+      'a term was entered with its signal not aborted though its ownership had already ended',
+    );
+    assert.equal(entries.length, 0, 'no term starts on a stale grant');
+  });
+
   it('a wiped ZooKeeper (zxids start again from zero): a new session, and a leader within 15 s', async (t) => {
     if (zk.external) return t.skip('external ZooKeeper');
     const coordinator = await pool.start({ connectString: zk.connectString, sessionTimeoutMs: 4000 });

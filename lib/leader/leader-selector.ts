@@ -246,6 +246,13 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
         await this.lock.releaseHeld(acquisition).catch((error: unknown) => this.emit('error', error));
         break;
       }
+      if (!this.termOwned(acquisition, this.connectionLossPolicy)) {
+        // A grant that arrives stale (the process was paused past its lease, say) starts no term.
+        log('%s: acquired, but ownership already ended; contending again', this.lock.path);
+        await this.lock.releaseHeld(acquisition).catch((error: unknown) => this.emit('error', error));
+        lastTermStart = monotonicNow(); // not a term, but paced like one
+        continue;
+      }
       lastTermStart = monotonicNow();
       const failed = await this.runTerm(acquisition, stopSignal);
       terms += 1;
@@ -254,23 +261,29 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
     }
   }
 
+  /**
+   * A term holds while the lock is owned (under this policy) and the lease has more than the stop
+   * window left: a silent partition ends it stopWindowMs before the deadline it was shown.
+   */
+  private termOwned(acquisition: Acquisition, policy: ConnectionLossPolicy): boolean {
+    const coordinator = this.lock.coordinatorRef;
+    return (
+      this.lock.isOwnedNow(acquisition, policy) &&
+      monotonicNow() <
+        coordinator.leaseDeadline(acquisition.node.session) - coordinator.stopWindowMs(this.stopWindowMs)
+    );
+  }
+
   /** One term: watch ownership, run the callback, release. Resolves true if the callback threw. */
   private async runTerm(acquisition: Acquisition, stopSignal: AbortSignal): Promise<boolean> {
     this.termCounter += 1;
     const term = this.termCounter;
     const lock = this.lock;
-    const coordinator = lock.coordinatorRef;
     const policy = this.connectionLossPolicy;
-    const stopWindowMs = this.stopWindowMs;
-    // The term holds while the lock is owned (under this policy) and the lease has more than the
-    // stop window left: a silent partition ends it stopWindowMs before the deadline it was shown.
     const control = new TermControl(
       term,
       acquisition.node.czxid,
-      () =>
-        lock.isOwnedNow(acquisition, policy) &&
-        monotonicNow() <
-          coordinator.leaseDeadline(acquisition.node.session) - coordinator.stopWindowMs(stopWindowMs),
+      () => this.termOwned(acquisition, policy),
       () => lock.deadlineOf(acquisition),
     );
     this.currentControl = control;
