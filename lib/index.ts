@@ -35,3 +35,7 @@ export { digestId } from './lock/acl.js';
 export type { AclEntry, AclPermission } from './lock/acl.js';
 export type { ContenderImplementation } from './lock/contenders.js';
 export * from './errors.js';
+export { CHANNELS } from './ops/channels.js';
+export type { AcquireOutcome, ChannelMessages, ChannelName } from './ops/channels.js';
+export type { MeterProviderLike, MetricsOptions } from './ops/metrics.js';
+export type { CoordinatorStatus, HeldLockStatus, LeaderStatus } from './session/status.js';

@@ -21,6 +21,8 @@ import { native, type NativeACL } from '../zk/native.js';
 import { ZkSession, type SessionEnd } from '../zk/zk-session.js';
 import { SessionWatchdog } from './watchdog.js';
 import { ensurePath } from './ensure-path.js';
+import type { CoordinatorStatus } from './status.js';
+import { Observability } from './observability.js';
 import { checkStopWindow, sessionTiming, type SessionTiming } from './timing.js';
 import type { CoordinatorEvents, CoordinatorState, SessionLossReason, WaitOptions } from './events.js';
 import { SharedReentrantLock, type LockOptions } from '../lock/shared-reentrant-lock.js';
@@ -64,6 +66,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private everConnected = false;
   private closePromise: Promise<void> | undefined;
   private readonly closeHooks = new Set<() => void>();
+  /** Metrics, diagnostics channels and the registries status() reads. @internal */
+  readonly observability: Observability;
   /** Pending start() calls, told when a TLS handshake fails before the first session. */
   private readonly startFailures = new Set<(error: Error) => void>();
   /** Settled whenever the state changes; lets waiters re-check without polling. */
@@ -73,6 +77,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     super();
     this.options = resolveCoordinatorOptions(options);
     this.checkStopWindow(this.options.stopWindowMs);
+    this.observability = new Observability(this.options.metrics, {
+      state: () => this.stateValue,
+      leaseRemainingMs: () => this.leaseRemainingMs(),
+    });
     this.stateValue = this.options.disabled ? 'disabled' : 'idle';
     this.watchdog = new SessionWatchdog(
       {
@@ -229,6 +237,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       if (this.currentSession !== session || this.stateValue === 'closed') return;
       const sessionId = session.sessionId ?? '';
       this.setState('connected');
+      this.observability.sessionEvent(announced ? 'reconnected' : 'connected', sessionId, this.stateValue);
       if (!announced) {
         announced = true;
         this.everConnected = true;
@@ -255,6 +264,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (this.currentSession !== session || this.stateValue !== 'connected') return;
     log('session %s suspended (%s)', session.sessionId, why);
     this.setState('suspended');
+    this.observability.sessionEvent('suspended', session.sessionId, 'suspended', why);
     this.emit('suspended', { sessionId: session.sessionId ?? '' });
   }
 
@@ -264,6 +274,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       reason === 'expired' ? 'expired' : reason === 'gave-up' ? 'timeout' : 'auth-failed';
     log('session %s lost (%s)', session.sessionId, lossReason);
     this.setState('connecting');
+    this.observability.sessionEvent('lost', session.sessionId, this.stateValue, lossReason);
     this.emit('lost', { sessionId: session.sessionId, reason: lossReason });
     // A 'lost' listener may have closed the coordinator.
     if ((this.stateValue as CoordinatorState) === 'closed') return;
@@ -374,6 +385,26 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     await ensurePath(this, path, acl, options);
   }
 
+  private leaseRemainingMs(): number {
+    const deadline = this.ownershipDeadline();
+    return deadline > 0 ? Math.max(0, deadline - Date.now()) : 0;
+  }
+
+  /** A plain object for health endpoints: session, lease, held locks, leaders (README, "Operations"). */
+  status(): CoordinatorStatus {
+    return {
+      state: this.stateValue,
+      connectString: this.options.connectString,
+      sessionId: this.sessionId,
+      sessionTimeoutMs: this.sessionTimeoutMs,
+      connectionLossPolicy: this.connectionLossPolicy,
+      ownershipDeadline: this.ownershipDeadline(),
+      leaseRemainingMs: this.leaseRemainingMs(),
+      heldLocks: this.observability.heldLockStatuses(),
+      leaders: this.observability.leaderStatuses(),
+    };
+  }
+
   /**
    * A lock on `path` (Curator InterProcessMutex protocol). Cheap: nothing is sent until acquire().
    */
@@ -413,6 +444,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     const session = this.currentSession;
     if (session && !wasDisabled) await session.end('closed', true);
     log('closed');
+    this.observability.sessionEvent('closed', session?.sessionId, 'closed');
+    this.observability.close();
     this.emit('closed');
     this.removeAllListeners();
   }

@@ -4,6 +4,7 @@ import type { BackoffPolicy } from '../util/backoff.js';
 import { DEFAULT_RETRY_POLICY } from '../util/backoff.js';
 import type { AuthInfo } from '../zk/zk-session.js';
 import { resolveTlsOptions, type TlsOptions } from '../zk/tls.js';
+import type { MetricsOptions } from '../ops/metrics.js';
 
 /**
  * What a suspended connection (no answer for a while, or a dropped socket) means for owners:
@@ -59,6 +60,8 @@ export interface CoordinatorOptions {
    * certificate) or `{ ca, cert, key, passphrase, servername, rejectUnauthorized }`.
    */
   tls?: boolean | TlsOptions;
+  /** OpenTelemetry metrics (README, "Operations"): on by default when @opentelemetry/api is installed. */
+  metrics?: MetricsOptions;
   /** What a suspended connection means for owners (default 'lease'; see {@link ConnectionLossPolicy}). */
   connectionLossPolicy?: ConnectionLossPolicy;
   /**
@@ -88,6 +91,7 @@ export interface ResolvedCoordinatorOptions {
   connectionLossPolicy: ConnectionLossPolicy;
   stopWindowMs: number | undefined;
   tls: TlsOptions | undefined;
+  metrics: MetricsOptions;
 }
 
 export const MIN_SESSION_TIMEOUT_MS = 1000;
@@ -217,6 +221,7 @@ export function resolveCoordinatorOptions(input: unknown): ResolvedCoordinatorOp
     connectionLossPolicy,
     stopWindowMs,
     tls: resolveTlsOptions(options.tls),
+    metrics: resolveMetricsOptions(options.metrics),
   };
 }
 
@@ -291,4 +296,28 @@ function tlsFromEnv(env: Record<string, string | undefined>): TlsOptions | undef
     }
   }
   return resolveTlsOptions(tls);
+}
+
+function resolveMetricsOptions(value: unknown): MetricsOptions {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null) {
+    throw new InvalidOptionError(
+      'metrics',
+      'must be an object like { enabled, meterProvider, lockPathAttribute }',
+    );
+  }
+  const metrics = value as Record<string, unknown>;
+  for (const name of ['enabled', 'lockPathAttribute'] as const) {
+    if (metrics[name] !== undefined && typeof metrics[name] !== 'boolean') {
+      throw new InvalidOptionError(`metrics.${name}`, 'must be a boolean');
+    }
+  }
+  const provider = metrics.meterProvider as { getMeter?: unknown } | undefined;
+  if (provider !== undefined && (typeof provider !== 'object' || typeof provider?.getMeter !== 'function')) {
+    throw new InvalidOptionError(
+      'metrics.meterProvider',
+      'must be an OpenTelemetry MeterProvider (with getMeter())',
+    );
+  }
+  return metrics as MetricsOptions;
 }

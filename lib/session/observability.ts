@@ -1,0 +1,62 @@
+/**
+ * A coordinator's observability: OpenTelemetry instruments, diagnostics channel events for the
+ * session, and the registries of held locks and selectors that status() and the gauges read.
+ */
+import { CHANNELS, publish, type ChannelMessages } from '../ops/channels.js';
+import { CoordinatorMetrics, type MetricsOptions } from '../ops/metrics.js';
+import { VERSION } from '../version.js';
+import type { HeldLockStatus, LeaderStatus, StatusSource } from './status.js';
+
+type SessionEvent = ChannelMessages[typeof CHANNELS.session]['event'];
+
+export class Observability {
+  /** OpenTelemetry instruments (no-ops without @opentelemetry/api or an SDK). */
+  readonly metrics: CoordinatorMetrics;
+  private readonly heldLocks = new Set<StatusSource<HeldLockStatus>>();
+  private readonly selectors = new Set<StatusSource<LeaderStatus>>();
+
+  constructor(options: MetricsOptions, session: { state(): string; leaseRemainingMs(): number }) {
+    this.metrics = new CoordinatorMetrics(
+      options,
+      {
+        state: session.state,
+        leaseRemainingMs: session.leaseRemainingMs,
+        heldLocks: () => this.heldLocks.size,
+        leaders: () => this.leaderStatuses(),
+      },
+      VERSION,
+    );
+  }
+
+  /** Lists a held lock in status() and the metrics until the returned function is called. */
+  registerHeldLock(source: StatusSource<HeldLockStatus>): () => void {
+    this.heldLocks.add(source);
+    return () => this.heldLocks.delete(source);
+  }
+
+  /** Lists a started selector in status() and the metrics until the returned function is called. */
+  registerSelector(source: StatusSource<LeaderStatus>): () => void {
+    this.selectors.add(source);
+    return () => this.selectors.delete(source);
+  }
+
+  heldLockStatuses(): HeldLockStatus[] {
+    return [...this.heldLocks].map((h) => h.status());
+  }
+
+  leaderStatuses(): LeaderStatus[] {
+    return [...this.selectors].map((s) => s.status());
+  }
+
+  sessionEvent(event: SessionEvent, sessionId: string | undefined, state: string, reason?: string): void {
+    if (event === 'suspended') this.metrics.suspended();
+    if (event === 'lost') this.metrics.lost(reason ?? 'unknown');
+    publish(CHANNELS.session, () =>
+      reason === undefined ? { event, sessionId, state } : { event, sessionId, state, reason },
+    );
+  }
+
+  close(): void {
+    this.metrics.close();
+  }
+}
