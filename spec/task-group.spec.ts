@@ -269,4 +269,25 @@ describe('TaskGroup', () => {
     await fleet.stopAll();
     assert.equal(fleet.overlaps, 0);
   });
+
+  it('closing the coordinator stops a running group (terms end, timers cleared)', async () => {
+    const coordinator = await pool.start({ connectString: zk.connectString, sessionTimeoutMs: 10_000 });
+    const reasons: string[] = [];
+    const group = coordinator.createTaskGroup(uniquePath('close'), {
+      tasks: ['x', 'y'],
+      connectionLossPolicy: 'strict',
+      stopWindowMs: 2000,
+      run: (_task, control) => control.waitUntilShouldStop(60_000).then(() => undefined),
+    });
+    group.on('taskStopped', ({ reason }) => reasons.push(reason));
+    const stopped = new Promise<void>((resolve) => group.once('stopped', resolve));
+    group.start();
+    assert.equal(group.connectionLossPolicy, 'strict');
+    await waitFor(() => group.ownedTasks().length === 2, { timeoutMs: 10_000 });
+    await coordinator.close();
+    await stopped;
+    assert.equal(group.state, 'stopped');
+    assert.deepEqual(group.ownedTasks(), []);
+    assert.equal(reasons.length, 2);
+  });
 });
