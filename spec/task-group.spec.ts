@@ -157,7 +157,11 @@ describe('TaskGroup', () => {
       message: () => `not balanced: ${JSON.stringify(fleet.counts())}`,
     });
     process.stdout.write(`# 3 x 30 balanced after ${Date.now() - started} ms\n`);
-    assert.ok(rebalanced.includes('c'), `rebalanced: ${rebalanced.join()}`);
+    // Each member reports its settled share (in its next pass after its last grant).
+    await waitFor(() => ['a', 'b', 'c'].every((id) => rebalanced.includes(id)), {
+      timeoutMs: 5_000,
+      message: () => `rebalanced: ${rebalanced.join()}`,
+    });
 
     const movesBefore = fleet.moves;
     const joinedAt = Date.now();
@@ -184,7 +188,7 @@ describe('TaskGroup', () => {
     });
     const takeover = Math.max(...bTasks.map((t) => fleet.startedAt.get(t) ?? 0)) - stopAt;
     process.stdout.write(`# graceful stop: ${bTasks.length} tasks taken over within ${takeover} ms\n`);
-    assert.ok(takeover < 3_000, `took ${takeover} ms`);
+    assert.ok(takeover < 5_000, `took ${takeover} ms`); // a handoff, far from S = 10 s (a loaded machine: generous)
     await fleet.stopAll();
     assert.equal(fleet.overlaps, 0);
   });
