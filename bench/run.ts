@@ -20,6 +20,7 @@ import { freeze } from './figures/freeze.js';
 import { handoff } from './figures/handoff.js';
 import { herd } from './figures/herd.js';
 import { memory } from './figures/memory.js';
+import { taskGroup } from './figures/task-group.js';
 import { throughput } from './figures/throughput.js';
 import { BENCH_DIR, JsonChild, fourLetterWord } from './lib/common.js';
 import {
@@ -37,6 +38,7 @@ const FIGURES: Array<[string, Figure]> = [
   ['failover', failover],
   ['freeze', freeze],
   ['memory', memory],
+  ['task-group', taskGroup],
 ];
 
 function usage(): never {

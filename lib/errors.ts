@@ -207,20 +207,20 @@ export class OwnershipError extends ZkLeaderSelectorError {
 
 /** start() on a LeaderSelector that is running or still stopping. */
 export class SelectorRunningError extends ZkLeaderSelectorError {
-  constructor(state: string) {
+  constructor(state: string, what = 'LeaderSelector') {
     super(
       'SELECTOR_RUNNING',
-      `LeaderSelector.start() called while it is ${state}: await stop() (or waitUntilStopped()) first`,
+      `${what}.start() called while it is ${state}: await stop() (or waitUntilStopped()) first`,
     );
   }
 }
 
 /** stop({ timeoutMs }) gave up waiting for the leader callback to return. */
 export class StopTimeoutError extends ZkLeaderSelectorError {
-  constructor(timeoutMs: number) {
+  constructor(timeoutMs: number, what = 'LeaderSelector') {
     super(
       'STOP_TIMEOUT',
-      `LeaderSelector.stop() timed out after ${timeoutMs} ms: the leader callback has not returned; ` +
+      `${what}.stop() timed out after ${timeoutMs} ms: the ${what === 'LeaderSelector' ? 'leader callback has' : 'callbacks have'} not returned; ` +
         'make it check control.shouldStop() or control.signal',
     );
   }

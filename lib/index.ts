@@ -31,6 +31,9 @@ export type {
   LeaderSelectorState,
 } from './leader/leader-selector.js';
 export type { Control, LeadershipLossReason } from './leader/control.js';
+export { TaskGroup } from './tasks/task-group.js';
+export type { RebalanceInfo, TaskGroupEvents, TaskGroupState, TaskStopReason } from './tasks/task-group.js';
+export type { TaskGroupOptions, TaskList, TaskRun } from './tasks/options.js';
 export { digestId } from './lock/acl.js';
 export type { AclEntry, AclPermission } from './lock/acl.js';
 export type { ContenderImplementation } from './lock/contenders.js';

@@ -7,9 +7,19 @@ import { logger } from '../util/log.js';
 
 const log = logger('leader');
 
-/** Why a term ended. */
+/**
+ * Why a term ended. Task groups add 'rebalance' (handed over to a member below its share) and
+ * 'taskRemoved' (the task left this member's task list).
+ */
 export type LeadershipLossReason =
-  'stop' | 'yield' | 'connectionLost' | 'sessionExpired' | 'nodeChanged' | 'leaderReturned';
+  | 'stop'
+  | 'yield'
+  | 'connectionLost'
+  | 'sessionExpired'
+  | 'nodeChanged'
+  | 'leaderReturned'
+  | 'rebalance'
+  | 'taskRemoved';
 
 /** The leader callback's handle on its term. */
 export interface Control {

@@ -27,6 +27,8 @@ import { checkStopWindow, sessionTiming, type SessionTiming } from './timing.js'
 import type { CoordinatorEvents, CoordinatorState, SessionLossReason, WaitOptions } from './events.js';
 import { SharedReentrantLock, type LockOptions } from '../lock/shared-reentrant-lock.js';
 import { LeaderSelector, type LeaderSelectorPathOptions } from '../leader/leader-selector.js';
+import { TaskGroup } from '../tasks/task-group.js';
+import type { TaskGroupOptions } from '../tasks/options.js';
 import {
   optionsFromEnv,
   resolveCoordinatorOptions,
@@ -418,6 +420,16 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   createLeaderSelector(path: string, options: LeaderSelectorPathOptions): LeaderSelector {
     const { id, ...rest } = options;
     return new LeaderSelector({ ...rest, lock: this.createLock(path, id === undefined ? {} : { id }) });
+  }
+
+  /**
+   * A task group at `path`: many tasks, each run on exactly one member at a time, balanced
+   * across the members (README "Task groups"). Call start() on it.
+   */
+  createTaskGroup(path: string, options: TaskGroupOptions): TaskGroup {
+    if (this.options.disabled) throw new ZooKeeperDisabledError(`createTaskGroup(${JSON.stringify(path)})`);
+    if (this.stateValue === 'closed') throw new CoordinatorClosedError('createTaskGroup()');
+    return new TaskGroup(this, path, options);
   }
 
   /**
