@@ -283,6 +283,7 @@ export class LockInternals {
         if (timer) clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);
         session.off('ended', onEnded);
+        session.watches.remove(path, watcher);
         resolve(outcome);
       };
       const onAbort = (): void => finish('aborted');
@@ -300,7 +301,9 @@ export class LockInternals {
         return;
       }
       session.once('ended', onEnded);
-      session.getData(path, { timeoutMs: this.requestTimeoutMs }, watcher).then(
+      // The session's one native watcher dispatches to ours: a finished wait leaves nothing behind.
+      session.watches.add(path, watcher);
+      session.getData(path, { timeoutMs: this.requestTimeoutMs }, session.watches.native).then(
         () => undefined,
         (error: unknown) => {
           if (isZkCode(error, ZK_CODES.NO_NODE)) finish('gone');

@@ -181,16 +181,13 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
       const node = await this.internals.attempt({ deadline, signal });
       if (!node) return undefined;
       if (this.coordinator.state === 'closed') return undefined;
-      acquisition = new Acquisition(this, node);
+      acquisition = new Acquisition(this, node, monotonicNow());
     } finally {
       if (!acquisition) this.turns.leave();
     }
     this.current = acquisition;
+    // Verified in the coordinator's batch, which also marks it lost when its session ends.
     this.verifier.start(acquisition);
-    // Expiry, giving up, or close(): every hold of that session is lost.
-    const held = acquisition;
-    acquisition.onSessionEnded = () => this.markLost(held, 'sessionExpired');
-    acquisition.node.session.once('ended', acquisition.onSessionEnded);
     log('%s acquired as %s (fencing token %s)', this.path, acquisition.node.nodeName, acquisition.node.czxid);
     this.emit('acquired', {
       path: this.path,
@@ -401,7 +398,8 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
 
   /** Verifies an acquisition against the server now. @internal */
   verifyAcquisition(acquisition: Acquisition, maxWaitMs?: number): Promise<OwnershipStatus | 'OK'> {
-    return this.verifier.verify(acquisition, maxWaitMs);
+    // A leader's tick: answered by the batch's latest check when it is recent enough.
+    return this.verifier.verifyRecent(acquisition, maxWaitMs, maxWaitMs ?? this.verifyIntervalMs);
   }
 
   private markLost(acquisition: Acquisition, reason: LockLossReason): void {
@@ -414,12 +412,9 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
     this.emit('lost', { path: this.path, node: acquisition.node.nodeName, reason });
   }
 
-  /** Stops the verification timer and the session listener of an acquisition. */
+  /** Stops verifying an acquisition (leaves the coordinator's batch, drops its watch listener). */
   private detach(acquisition: Acquisition): void {
-    if (acquisition.timer) clearTimeout(acquisition.timer);
-    acquisition.timer = undefined;
-    if (acquisition.onSessionEnded) acquisition.node.session.off('ended', acquisition.onSessionEnded);
-    acquisition.onSessionEnded = undefined;
+    this.verifier.stop(acquisition);
   }
 
   /** Releases every level of the hold when used with `await using`. */
