@@ -40,6 +40,12 @@ export interface LockOptions {
   acl?: AclEntry[];
   /** How often a held lock is verified against the server (default 2000 ms). */
   verifyIntervalMs?: number;
+  /**
+   * Delete the lock path node when the last contender leaves it (default true): Curator's
+   * CONTAINER nodes, which node-zookeeper-client cannot create. Only the lock path itself (never
+   * an ancestor), only when it has no children and no data. See the README for kazoo peers.
+   */
+  removeEmptyPath?: boolean;
 }
 
 /** acquire()'s argument: a max wait in ms, or a max wait and an AbortSignal. */
@@ -110,6 +116,8 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
   readonly id: string;
   /** How often a held lock is verified against the server, in ms. */
   readonly verifyIntervalMs: number;
+  /** Whether the lock path node is deleted when the last contender leaves it. */
+  readonly removeEmptyPath: boolean;
   private readonly internals: LockInternals;
   /** Local turns: one hold of this instance at a time. */
   private readonly turns = new LocalQueue();
@@ -144,6 +152,12 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
       Buffer.from(this.id, 'utf8'),
       toNativeAcl(options.acl),
     );
+    if (options.removeEmptyPath !== undefined && typeof options.removeEmptyPath !== 'boolean') {
+      throw new InvalidOptionError('removeEmptyPath', 'must be a boolean');
+    }
+    this.removeEmptyPath = options.removeEmptyPath ?? true;
+    this.internals.removeEmptyPath = this.removeEmptyPath;
+    this.internals.pathKnown = !this.removeEmptyPath;
     this.verifier = new OwnershipVerifier(
       coordinator,
       this.path,
@@ -216,7 +230,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
     try {
       if (this.coordinator.state !== 'closed') {
         // Bounded: while disconnected the delete goes on in the background (guaranteed delete).
-        await this.internals.deleteNodeWithin(acquisition.node.nodePath, acquisition.node.session);
+        await this.internals.leave(acquisition.node);
       }
     } finally {
       if (this.current === acquisition) {
