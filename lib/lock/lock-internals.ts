@@ -15,11 +15,11 @@ import { delay } from '../util/abort.js';
 import { backoffDelay } from '../util/backoff.js';
 import { monotonicNow } from '../util/clock.js';
 import { logger } from '../util/log.js';
-import { childPath } from '../util/paths.js';
+import { childPath, parentOf } from '../util/paths.js';
 import { native, ZK_CODES, type NativeACL, type NativeEvent } from '../zk/native.js';
 import type { ZkSession } from '../zk/zk-session.js';
 import { findByPrefix, newNodePrefix, sortContenders, type ContenderNode } from './contenders.js';
-import { PathReaper } from './path-reaper.js';
+import { ensureParent, PathReaper } from './path-reaper.js';
 
 const log = logger('lock');
 
@@ -266,9 +266,12 @@ export class LockInternals {
           if (this.pathKnown) {
             // Removed since we last used it (empty): the next try creates it first.
             this.pathKnown = false;
+          } else if (this.lockPath !== '/' && parentOf(this.lockPath) !== '/') {
+            // An ancestor is missing too: create the chain (shared by this coordinator's locks
+            // below the same parent); the next try creates the lock path with its ACL.
+            await ensureParent(this.coordinator, parentOf(this.lockPath), options.signal);
           } else {
             await this.coordinator.ensurePath(this.lockPath, this.acl, { signal: options.signal });
-            this.pathKnown = true;
           }
           continue;
         }

@@ -25,6 +25,33 @@ const log = logger('lock');
 export const HOT_MS = 1000;
 
 const reapers = new WeakMap<Coordinator, PathReaper>();
+const ensuring = new WeakMap<Coordinator, Map<string, Promise<void>>>();
+
+/**
+ * Creates the missing ancestors of a lock path once for all its contenders of this coordinator
+ * (thousands of locks below one new parent would otherwise each create the whole chain).
+ */
+export function ensureParent(coordinator: Coordinator, parent: string, signal?: AbortSignal): Promise<void> {
+  let inFlight = ensuring.get(coordinator);
+  if (!inFlight) {
+    inFlight = new Map();
+    ensuring.set(coordinator, inFlight);
+  }
+  let promise = inFlight.get(parent);
+  if (!promise) {
+    const map = inFlight;
+    promise = coordinator.ensurePath(parent).finally(() => map.delete(parent));
+    map.set(parent, promise);
+  }
+  if (!signal) return promise;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      signal.throwIfAborted();
+      signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+    }),
+  ]);
+}
 
 /** True when `stat` describes a node we may remove as an empty lock path. */
 export function isEmptyLockPath(stat: NativeStat): boolean {
