@@ -15,6 +15,7 @@ import {
   type Availability,
 } from '../spec/support/peers/index.js';
 import { ZooKeeperCluster, zooKeeperAvailable } from '../spec/support/zookeeper.js';
+import { claims } from './figures/claims.js';
 import { failover } from './figures/failover.js';
 import { freeze } from './figures/freeze.js';
 import { handoff } from './figures/handoff.js';
@@ -37,6 +38,7 @@ const FIGURES: Array<[string, Figure]> = [
   ['failover', failover],
   ['freeze', freeze],
   ['memory', memory],
+  ['claims', claims],
 ];
 
 function usage(): never {
