@@ -64,9 +64,10 @@ export class PathReaper {
   /** Hot paths whose removal waits until they were left alone for HOT_MS. */
   private readonly deferred = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
-  private closed = false;
+  private closed: boolean;
 
   private constructor(private readonly coordinator: Coordinator) {
+    this.closed = coordinator.state === 'closed';
     coordinator.once('closed', () => {
       this.closed = true;
       if (this.timer) clearInterval(this.timer);

@@ -42,9 +42,10 @@ export class VerificationBatch {
   private flushing: Promise<void> | undefined;
   /** Sessions whose 'ended' we listen to (one listener per session, not per lock). */
   private readonly sessions = new Set<ZkSession>();
-  private closed = false;
+  private closed: boolean;
 
   private constructor(private readonly coordinator: Coordinator) {
+    this.closed = coordinator.state === 'closed';
     coordinator.once('closed', () => {
       this.closed = true;
       this.stopTimer();
