@@ -50,7 +50,7 @@ for (let i = 0; i < LOCKS; i += 50) {
   );
 }
 const h1 = await heap();
-// Server load of holding them: every held lock verifies itself (getData + getChildren) periodically.
+// Server load of holding them: the coordinator verifies them in batched multis of checks.
 const windowMs = quick ? 2_000 : 4_000;
 const before = await mntr(members);
 await sleep(windowMs);

@@ -15,6 +15,7 @@ import {
   type Availability,
 } from '../spec/support/peers/index.js';
 import { ZooKeeperCluster, zooKeeperAvailable } from '../spec/support/zookeeper.js';
+import { claims } from './figures/claims.js';
 import { failover } from './figures/failover.js';
 import { freeze } from './figures/freeze.js';
 import { handoff } from './figures/handoff.js';
@@ -39,6 +40,7 @@ const FIGURES: Array<[string, Figure]> = [
   ['freeze', freeze],
   ['memory', memory],
   ['task-group', taskGroup],
+  ['claims', claims],
 ];
 
 function usage(): never {

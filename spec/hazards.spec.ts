@@ -1,6 +1,6 @@
 // node-zookeeper-client hazards (DESIGN.md) the SDK guards against, each against a real server.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { after, before, describe, it } from './support/test.js';
 import { ZkLeaderSelectorError, ZooKeeperError, type Coordinator } from '../lib/index.js';
 import { CoordinatorPool } from './support/coordinators.js';
@@ -27,17 +27,29 @@ describe('node-zookeeper-client hazards', () => {
     if (zk.external) return t.skip('external ZooKeeper');
     await coordinator.ensurePath('/quota');
     // A hard limit of 2 nodes under /quota (itself and /quota/lock): our lock node exceeds it.
-    const setquota = spawnSync(
-      'java',
-      [
-        '-cp',
-        '/usr/share/java/zookeeper.jar',
-        'org.apache.zookeeper.ZooKeeperMain',
-        '-server',
-        zk.connectString,
-      ],
-      { input: 'setquota -N 2 /quota\nquit\n', encoding: 'utf8', timeout: 30_000 },
-    );
+    // Asynchronously: a spawnSync would block the event loop for the JVM's start, on a loaded
+    // machine longer than S/2, and the watchdog would then suspend the session under the test.
+    const setquota = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const child = spawn(
+        'java',
+        [
+          '-cp',
+          '/usr/share/java/zookeeper.jar',
+          'org.apache.zookeeper.ZooKeeperMain',
+          '-server',
+          zk.connectString,
+        ],
+        { stdio: ['pipe', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('close', (status) => {
+        clearTimeout(timer);
+        resolve({ status, stderr });
+      });
+      child.stdin.end('setquota -N 2 /quota\nquit\n');
+    });
     assert.equal(setquota.status, 0, setquota.stderr);
     const lock = coordinator.createLock('/quota/lock');
     await assert.rejects(lock.acquire(1000), (error: unknown) => {

@@ -13,6 +13,16 @@ export type CliCommand =
       connectTimeoutMs: number;
       intervalMs: number;
       durationMs: number | undefined;
+    }
+  | {
+      kind: 'prune';
+      root: string;
+      connectString: string;
+      json: boolean;
+      connectTimeoutMs: number;
+      /** Delete (else a dry run). */
+      yes: boolean;
+      olderThanMs: number | undefined;
     };
 
 /** A usage error: printed with a hint to --help, exit code 2. */
@@ -25,6 +35,7 @@ export const USAGE = `zk-leader-selector: who holds, and who waits for, a lock o
 Usage:
   zk-leader-selector inspect <path> [options]   the contenders of the lock at <path>, in lock order
   zk-leader-selector watch <path> [options]     the same, printed again on every change, until Ctrl-C
+  zk-leader-selector prune <root> [options]     the empty lock paths below <root>; --yes deletes them
 
 Options:
   -c, --connect <hosts>        ZooKeeper connect string, e.g. zk1:2181,zk2:2181/app
@@ -33,6 +44,8 @@ Options:
       --connect-timeout <ms>   how long to wait for a ZooKeeper session (default 10000)
       --interval <ms>          watch: how often to look (default 500)
       --duration <ms>          watch: stop after this long (default: until Ctrl-C)
+  -y, --yes                    prune: delete the paths listed (default: a dry run)
+      --older-than <duration>  prune: only paths not modified for this long, e.g. 90s, 30m, 12h, 7d
   -h, --help                   this help
   -v, --version                the version
 
@@ -41,6 +54,10 @@ The first contender holds the lock (for a leader selector: leads); every other o
 before it. IMPLEMENTATION tells who created a node by its name: "curator-protocol" for
 _c_<uuid>-lock-<seq> (zk-leader-selector and Apache Curator, whose ID is the node's data) and "kazoo"
 for <uuid>__lock__<seq>. AGE is the time since the node was created (when it started to contend).
+
+prune lists lock paths nobody uses any more (left by crashed processes, older versions, or locks with
+removeEmptyPath off): nodes below <root> with no children and no data that once had children. It never
+deletes <root>, a node with children, or one that changed since it was listed.
 
 Exit codes: 0 done, 1 ZooKeeper unreachable or an error, 2 wrong usage.
 `;
@@ -73,6 +90,8 @@ export function parseCommandLine(
         'connect-timeout': { type: 'string' },
         interval: { type: 'string' },
         duration: { type: 'string' },
+        yes: { type: 'boolean', short: 'y', default: false },
+        'older-than': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -84,10 +103,31 @@ export function parseCommandLine(
   if (values.help) return { kind: 'help' };
   if (values.version) return { kind: 'version' };
   const [command, path, ...extra] = positionals;
-  if (command === undefined) throw new UsageError('missing command: inspect or watch');
+  if (command === undefined) throw new UsageError('missing command: inspect, watch or prune');
   if (command === 'help') return { kind: 'help' };
-  if (command !== 'inspect' && command !== 'watch') {
-    throw new UsageError(`unknown command ${JSON.stringify(command)}: use inspect or watch`);
+  if (command !== 'inspect' && command !== 'watch' && command !== 'prune') {
+    throw new UsageError(`unknown command ${JSON.stringify(command)}: use inspect, watch or prune`);
+  }
+  const connectString = values.connect ?? (env.ZOOKEEPER_CONNECT_STRING?.trim() || DEFAULT_CONNECT_STRING);
+  const connectTimeoutMs = milliseconds('connect-timeout', values['connect-timeout'], 10_000, 100);
+  if (command === 'prune') {
+    if (path === undefined) throw new UsageError('prune needs a root path, e.g. prune /app/locks');
+    if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
+    if (values.interval !== undefined || values.duration !== undefined) {
+      throw new UsageError('--interval and --duration are options of watch');
+    }
+    return {
+      kind: 'prune',
+      root: path,
+      connectString,
+      json: values.json,
+      connectTimeoutMs,
+      yes: values.yes,
+      olderThanMs: values['older-than'] === undefined ? undefined : parseDuration(values['older-than']),
+    };
+  }
+  if (values.yes || values['older-than'] !== undefined) {
+    throw new UsageError('--yes and --older-than are options of prune');
   }
   if (path === undefined)
     throw new UsageError(`${command} needs a lock path, e.g. ${command} /app/leaders/cleaner`);
@@ -95,14 +135,27 @@ export function parseCommandLine(
   if (command === 'inspect' && (values.interval !== undefined || values.duration !== undefined)) {
     throw new UsageError('--interval and --duration are options of watch');
   }
-  const connectString = values.connect ?? (env.ZOOKEEPER_CONNECT_STRING?.trim() || DEFAULT_CONNECT_STRING);
   return {
     kind: command,
     path,
     connectString,
     json: values.json,
-    connectTimeoutMs: milliseconds('connect-timeout', values['connect-timeout'], 10_000, 100),
+    connectTimeoutMs,
     intervalMs: milliseconds('interval', values.interval, 500, 50),
     durationMs: values.duration === undefined ? undefined : milliseconds('duration', values.duration, 0, 0),
   };
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration such as 500ms, 90s, 30m, 12h, 7d (a bare number is ms). */
+export function parseDuration(raw: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(raw.trim());
+  const value = match ? Number(match[1]) * (UNITS[match[2] ?? 'ms'] ?? 1) : Number.NaN;
+  if (!Number.isFinite(value) || value > Number.MAX_SAFE_INTEGER) {
+    throw new UsageError(
+      `--older-than must be a duration such as 90s, 30m, 12h or 7d, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return Math.round(value);
 }

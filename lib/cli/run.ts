@@ -3,7 +3,9 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Coordinator, ZkLeaderSelectorError, type SharedReentrantLock } from '../index.js';
+import { validatePath } from '../util/paths.js';
 import { parseCommandLine, USAGE, UsageError, type CliCommand } from './args.js';
+import { formatPruneReport, prune } from './prune.js';
 import {
   compareSnapshots,
   formatChange,
@@ -25,6 +27,7 @@ export interface CliIo {
 }
 
 type WatchOrInspect = Extract<CliCommand, { kind: 'inspect' | 'watch' }>;
+type Prune = Extract<CliCommand, { kind: 'prune' }>;
 
 /** Runs the CLI; resolves with the exit code (0 done, 1 error, 2 usage, 130 interrupted). */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -46,14 +49,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 
   let coordinator: Coordinator;
-  let lock: SharedReentrantLock;
+  let lock: SharedReentrantLock | undefined;
   try {
     coordinator = new Coordinator({
       connectString: command.connectString,
       sessionTimeoutMs: 10_000,
       connectTimeoutMs: command.connectTimeoutMs,
     });
-    lock = coordinator.createLock(command.path);
+    if (command.kind === 'prune') validatePath(command.root);
+    else lock = coordinator.createLock(command.path);
   } catch (error) {
     // An invalid connect string or path.
     io.stderr(`zk-leader-selector: ${errorMessage(error)}\n`);
@@ -65,6 +69,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.signal,
     );
     if (started === undefined) return 130;
+    if (command.kind === 'prune') return await runPrune(command, coordinator, io);
+    if (!lock) return 2;
     if (command.kind === 'inspect') return await inspect(command, lock, io);
     return await watch(command, coordinator, lock, io);
   } catch (error) {
@@ -73,6 +79,21 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } finally {
     await coordinator.close();
   }
+}
+
+async function runPrune(command: Prune, coordinator: Coordinator, io: CliIo): Promise<number> {
+  const report = await untilAborted(
+    prune(coordinator, {
+      root: command.root,
+      dryRun: !command.yes,
+      olderThanMs: command.olderThanMs,
+      signal: io.signal,
+    }),
+    io.signal,
+  );
+  if (report === undefined) return 130;
+  io.stdout(command.json ? `${JSON.stringify(report, null, 2)}\n` : formatPruneReport(report));
+  return 0;
 }
 
 async function inspect(command: WatchOrInspect, lock: SharedReentrantLock, io: CliIo): Promise<number> {

@@ -14,12 +14,26 @@ export class Acquisition {
   /** False from a suspicious event until a verification confirms the node again. */
   verifiedOk = true;
   verifying: Promise<OwnershipStatus | 'OK'> | undefined;
-  timer: NodeJS.Timeout | undefined;
-  onSessionEnded: (() => void) | undefined;
+  /** Monotonic send time of the newest request that found our node in place (acquire or check). */
+  checkedAt: number;
+  /** True once a verification set the data watch on our node (deletion and rewrite seen at once). */
+  watching = false;
+  /** Listener of the data watch on our node. */
   nodeWatcher: ((event: NativeEvent) => void) | undefined;
   constructor(
     /** The lock instance that holds it. */
     readonly owner: object,
     readonly node: HeldNode,
-  ) {}
+    checkedAt: number,
+  ) {
+    this.checkedAt = checkedAt;
+  }
+}
+
+/** What verifying a hold that is no longer held reports. @internal */
+export function statusOf(acquisition: Acquisition): OwnershipStatus {
+  if (acquisition.status === 'released') return 'NOT_ACQUIRED';
+  return acquisition.lossReason === 'nodeDeleted' || acquisition.lossReason === 'nodeChanged'
+    ? 'SERVER_SIDE_ID_DIFFERENT'
+    : 'CONNECTION_LOST';
 }

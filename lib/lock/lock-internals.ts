@@ -15,10 +15,11 @@ import { delay } from '../util/abort.js';
 import { backoffDelay } from '../util/backoff.js';
 import { monotonicNow } from '../util/clock.js';
 import { logger } from '../util/log.js';
-import { childPath } from '../util/paths.js';
-import { ZK_CODES, type NativeACL, type NativeEvent } from '../zk/native.js';
+import { childPath, parentOf } from '../util/paths.js';
+import { native, ZK_CODES, type NativeACL, type NativeEvent } from '../zk/native.js';
 import type { ZkSession } from '../zk/zk-session.js';
 import { findByPrefix, newNodePrefix, sortContenders, type ContenderNode } from './contenders.js';
+import { ensureParent, PathReaper } from './path-reaper.js';
 
 const log = logger('lock');
 
@@ -48,6 +49,11 @@ function isZkCode(error: unknown, code: number): boolean {
 }
 
 export class LockInternals {
+  /** Delete the lock path when the last contender leaves (see path-reaper.ts). */
+  removeEmptyPath = true;
+  /** False while the lock path may be missing: the next create sends a create of the path first. */
+  pathKnown = false;
+
   constructor(
     private readonly coordinator: Coordinator,
     readonly lockPath: string,
@@ -131,14 +137,40 @@ export class LockInternals {
         }
       }
     } catch (error) {
-      if (own) await this.deleteNodeWithin(own.nodePath, own.session);
+      if (own) await this.leave(own);
       throw error;
     }
   }
 
   private async giveUp(own: HeldNode): Promise<undefined> {
-    await this.deleteNodeWithin(own.nodePath, own.session);
+    await this.leave(own);
     return undefined;
+  }
+
+  /**
+   * Leaves the lock: deletes our node and, with removeEmptyPath, the lock path if nobody else is
+   * there (an exists sent right after the delete, on the same session, so answered after it).
+   * Bounded like deleteNodeWithin: returns within a second even while disconnected.
+   */
+  async leave(own: HeldNode): Promise<void> {
+    const session = own.session;
+    const reaper = PathReaper.of(this.coordinator);
+    const probing =
+      this.removeEmptyPath && !session.ended && session.isConnected && reaper.left(this.lockPath);
+    const deleting = this.deleteNode(own.nodePath, session);
+    if (!probing) {
+      await this.within(deleting);
+      return;
+    }
+    const probe = session.exists(this.lockPath, { timeoutMs: this.requestTimeoutMs });
+    probe.catch(() => undefined);
+    const removing = deleting.then(() => reaper.removeIfEmpty(session, this.lockPath, probe));
+    removing
+      .then((removed) => {
+        if (removed) this.pathKnown = false;
+      })
+      .catch(() => undefined);
+    await this.within(removing);
   }
 
   /**
@@ -147,11 +179,16 @@ export class LockInternals {
    * until it succeeds or the session ends (which deletes the node too).
    */
   async deleteNodeWithin(nodePath: string, session: ZkSession): Promise<void> {
+    await this.within(this.deleteNode(nodePath, session));
+  }
+
+  /** Waits for `work` at most a second (it goes on in the background). */
+  private async within(work: Promise<unknown>): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, Math.min(this.requestTimeoutMs, 1000));
     });
-    await Promise.race([this.deleteNode(nodePath, session), bound]);
+    await Promise.race([work, bound]);
     clearTimeout(timer);
   }
 
@@ -216,6 +253,13 @@ export class LockInternals {
         state.mayExist = false;
       }
       const timeoutMs = this.requestTimeoutMs;
+      // The path may have been removed when it was empty: create it in the same round trip
+      // (NODE_EXISTS is fine; NO_NODE means an ancestor is missing too, see below).
+      if (!this.pathKnown) {
+        session
+          .create(this.lockPath, Buffer.alloc(0), this.acl, native.CreateMode.PERSISTENT, { timeoutMs })
+          .catch(() => undefined);
+      }
       const creating = session.createSequential(path, this.data, this.acl, { timeoutMs });
       // Same session, so the server answers in order: the listing includes our new node.
       const listing = session.getChildren(this.lockPath, { timeoutMs });
@@ -225,7 +269,16 @@ export class LockInternals {
         created = await creating;
       } catch (error) {
         if (isZkCode(error, ZK_CODES.NO_NODE)) {
-          await this.coordinator.ensurePath(this.lockPath, this.acl, { signal: options.signal });
+          if (this.pathKnown) {
+            // Removed since we last used it (empty): the next try creates it first.
+            this.pathKnown = false;
+          } else if (this.lockPath !== '/' && parentOf(this.lockPath) !== '/') {
+            // An ancestor is missing too: create the chain (shared by this coordinator's locks
+            // below the same parent); the next try creates the lock path with its ACL.
+            await ensureParent(this.coordinator, parentOf(this.lockPath), options.signal);
+          } else {
+            await this.coordinator.ensurePath(this.lockPath, this.acl, { signal: options.signal });
+          }
           continue;
         }
         if (isConnectionProblem(error) || error instanceof SessionExpiredError) {
@@ -235,6 +288,7 @@ export class LockInternals {
         }
         throw error;
       }
+      this.pathKnown = true;
       const nodeName = created.path.slice(created.path.lastIndexOf('/') + 1);
       state.created = { session, nodePath: created.path, nodeName, czxid: created.czxid ?? 0n };
       if (created.czxid === undefined) {
@@ -289,6 +343,7 @@ export class LockInternals {
         if (timer) clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);
         session.off('ended', onEnded);
+        session.watches.remove(path, watcher);
         resolve(outcome);
       };
       const onAbort = (): void => finish('aborted');
@@ -306,7 +361,9 @@ export class LockInternals {
         return;
       }
       session.once('ended', onEnded);
-      session.getData(path, { timeoutMs: this.requestTimeoutMs }, watcher).then(
+      // The session's one native watcher dispatches to ours: a finished wait leaves nothing behind.
+      session.watches.add(path, watcher);
+      session.getData(path, { timeoutMs: this.requestTimeoutMs }, session.watches.native).then(
         () => undefined,
         (error: unknown) => {
           if (isZkCode(error, ZK_CODES.NO_NODE)) finish('gone');

@@ -1,38 +1,37 @@
 /**
  * Verification of a held lock against the server (tw-leader-selector's "the first node is ours
- * and stores our id"): our node's data and the contender listing, pipelined, at most every
- * verifyIntervalMs, plus a data watch on our own node so a deletion or rewrite is seen at once.
+ * and stores our id"). Periodic checks go through the coordinator's VerificationBatch (one
+ * `multi` of existence checks for all held nodes); the first one per hold reads our node with a
+ * data watch, so a deletion or rewrite is seen at once. verify() is the full round trip (our
+ * node's data and the contender listing, pipelined) behind isOwned() and verifyOwnership().
  */
 import { ZooKeeperError, type OwnershipStatus } from '../errors.js';
 import type { Coordinator } from '../session/coordinator.js';
+import { monotonicNow } from '../util/clock.js';
 import { logger } from '../util/log.js';
-import { ZK_CODES, type NativeEvent } from '../zk/native.js';
-import type { Acquisition, LockLossReason } from './acquisition.js';
+import { ZK_CODES } from '../zk/native.js';
+import { statusOf, type Acquisition, type LockLossReason } from './acquisition.js';
 import { sortContenders } from './contenders.js';
+import { VerificationBatch } from './verification-batch.js';
 
 const log = logger('lock');
 
 export class OwnershipVerifier {
+  private readonly batch: VerificationBatch;
+
   constructor(
     private readonly coordinator: Coordinator,
     private readonly path: string,
     private readonly id: string,
-    private readonly intervalMs: number,
-    private readonly markLost: (acquisition: Acquisition, reason: LockLossReason) => void,
-  ) {}
-
-  /** Starts periodic verification of a fresh acquisition. */
-  start(acquisition: Acquisition): void {
-    acquisition.nodeWatcher = this.ownNodeWatcher(acquisition);
-    this.schedule(acquisition);
+    readonly intervalMs: number,
+    readonly markLost: (acquisition: Acquisition, reason: LockLossReason) => void,
+  ) {
+    this.batch = VerificationBatch.of(coordinator);
   }
 
-  /**
-   * The data watch every verification sets on our own node. Set from the first verification on
-   * (not at acquire time, which would put an extra read in front of a quick release).
-   */
-  private ownNodeWatcher(acquisition: Acquisition): (event: NativeEvent) => void {
-    return (event) => {
+  /** Starts periodic verification of a fresh acquisition (in the coordinator's batch). */
+  start(acquisition: Acquisition): void {
+    acquisition.nodeWatcher = (event) => {
       if (acquisition.status !== 'held') return;
       if (event.name === 'NODE_DELETED') this.markLost(acquisition, 'nodeDeleted');
       else {
@@ -40,19 +39,47 @@ export class OwnershipVerifier {
         void this.verify(acquisition);
       }
     };
+    this.batch.add(acquisition, this);
   }
 
-  private schedule(acquisition: Acquisition): void {
-    acquisition.timer = setTimeout(() => {
-      void this.verify(acquisition).finally(() => {
-        if (acquisition.status === 'held') this.schedule(acquisition);
-      });
-    }, this.intervalMs);
+  /** Stops verifying: leaves the batch and drops our watch listener. */
+  stop(acquisition: Acquisition): void {
+    this.batch.delete(acquisition);
+    if (acquisition.nodeWatcher) {
+      acquisition.node.session.watches.remove(acquisition.node.nodePath, acquisition.nodeWatcher);
+    }
   }
 
-  /** One verification round trip (shared by concurrent callers); never rejects. */
-  verify(acquisition: Acquisition, maxWaitMs?: number): Promise<OwnershipStatus | 'OK'> {
-    acquisition.verifying ??= this.run(acquisition, maxWaitMs)
+  /**
+   * For a leader's tick: 'OK' without a request when the batch found our node in place within
+   * the last `maxAgeMs` (plus a quarter for the batch's own period), else a check through the
+   * batch now.
+   */
+  verifyRecent(
+    acquisition: Acquisition,
+    maxWaitMs: number | undefined,
+    maxAgeMs: number,
+  ): Promise<OwnershipStatus | 'OK'> {
+    if (
+      acquisition.status === 'held' &&
+      acquisition.watching &&
+      acquisition.verifiedOk &&
+      !acquisition.verifying &&
+      monotonicNow() - acquisition.checkedAt <= maxAgeMs * 1.25
+    ) {
+      return Promise.resolve('OK');
+    }
+    if (!acquisition.watching || !acquisition.verifiedOk) return this.verify(acquisition, maxWaitMs);
+    return this.batch.checkNow(acquisition);
+  }
+
+  /** One full verification round trip (shared by concurrent callers); never rejects. */
+  verify(
+    acquisition: Acquisition,
+    maxWaitMs?: number,
+    listContenders = true,
+  ): Promise<OwnershipStatus | 'OK'> {
+    acquisition.verifying ??= this.run(acquisition, maxWaitMs, listContenders)
       .catch((error: unknown): OwnershipStatus => {
         log('%s: verification failed: %O', this.path, error);
         return 'CONNECTION_LOST';
@@ -71,33 +98,39 @@ export class OwnershipVerifier {
     return true;
   }
 
-  private async run(acquisition: Acquisition, maxWaitMs?: number): Promise<OwnershipStatus | 'OK'> {
-    if (acquisition.status === 'lost') {
-      return acquisition.lossReason === 'nodeDeleted' || acquisition.lossReason === 'nodeChanged'
-        ? 'SERVER_SIDE_ID_DIFFERENT'
-        : 'CONNECTION_LOST';
-    }
-    if (acquisition.status === 'released') return 'NOT_ACQUIRED';
+  private async run(
+    acquisition: Acquisition,
+    maxWaitMs: number | undefined,
+    listContenders: boolean,
+  ): Promise<OwnershipStatus | 'OK'> {
+    if (acquisition.status !== 'held') return statusOf(acquisition);
     const session = acquisition.node.session;
     if (session.ended || this.coordinator.session !== session) {
       this.markLost(acquisition, 'sessionExpired');
       return 'CONNECTION_LOST';
     }
     const timeoutMs = Math.max(1, Math.min(maxWaitMs ?? Infinity, this.coordinator.timing.requestTimeoutMs));
-    const reading = session.getData(acquisition.node.nodePath, { timeoutMs }, acquisition.nodeWatcher);
-    const listing = session.getChildren(this.path, { timeoutMs });
-    listing.catch(() => undefined);
+    const { nodePath } = acquisition.node;
+    if (acquisition.nodeWatcher) session.watches.add(nodePath, acquisition.nodeWatcher);
+    const sendTime = monotonicNow();
+    const reading = session.getData(nodePath, { timeoutMs }, session.watches.native);
+    const listing = listContenders ? session.getChildren(this.path, { timeoutMs }) : undefined;
+    listing?.catch(() => undefined);
     try {
       const { data, stat } = await reading;
+      acquisition.watching = true;
       if (!this.checkNodeData(acquisition, data, stat.czxid.readBigInt64BE(0)))
         return 'SERVER_SIDE_ID_DIFFERENT';
-      const first = sortContenders(await listing)[0];
-      if (first?.name !== acquisition.node.nodeName) {
+      // Without a listing: our node exists, so it is still first (sequence numbers only grow).
+      const first = listing ? sortContenders(await listing)[0]?.name : acquisition.node.nodeName;
+      if (first !== acquisition.node.nodeName) {
         this.markLost(acquisition, 'nodeChanged');
         return 'SERVER_SIDE_ID_DIFFERENT';
       }
-      if (acquisition.status === 'held') acquisition.verifiedOk = true;
-      return acquisition.status === 'held' ? 'OK' : 'CONNECTION_LOST';
+      if (acquisition.status !== 'held') return statusOf(acquisition);
+      acquisition.verifiedOk = true;
+      if (sendTime > acquisition.checkedAt) acquisition.checkedAt = sendTime;
+      return 'OK';
     } catch (error) {
       if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE) {
         this.markLost(acquisition, 'nodeDeleted');

@@ -46,6 +46,12 @@ export interface LockOptions {
    * 'lease': owned until the lease ends; 'strict': not owned until the same session answers again.
    */
   connectionLossPolicy?: ConnectionLossPolicy;
+  /**
+   * Delete the lock path node when the last contender leaves it (default true): Curator's
+   * CONTAINER nodes, which node-zookeeper-client cannot create. Only the lock path itself (never
+   * an ancestor), only when it has no children and no data. See the README for kazoo peers.
+   */
+  removeEmptyPath?: boolean;
 }
 
 /** acquire()'s argument: a max wait in ms, or a max wait and an AbortSignal. */
@@ -117,6 +123,8 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
   /** How often a held lock is verified against the server, in ms. */
   readonly verifyIntervalMs: number;
   private readonly policy: ConnectionLossPolicy | undefined;
+  /** Whether the lock path node is deleted when the last contender leaves it. */
+  readonly removeEmptyPath: boolean;
   private readonly internals: LockInternals;
   /** Local turns: one hold of this instance at a time. */
   private readonly turns = new LocalQueue();
@@ -152,6 +160,12 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
       Buffer.from(this.id, 'utf8'),
       toNativeAcl(options.acl),
     );
+    if (options.removeEmptyPath !== undefined && typeof options.removeEmptyPath !== 'boolean') {
+      throw new InvalidOptionError('removeEmptyPath', 'must be a boolean');
+    }
+    this.removeEmptyPath = options.removeEmptyPath ?? true;
+    this.internals.removeEmptyPath = this.removeEmptyPath;
+    this.internals.pathKnown = !this.removeEmptyPath;
     this.verifier = new OwnershipVerifier(
       coordinator,
       this.path,
@@ -189,16 +203,13 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
       const node = await this.internals.attempt({ deadline, signal });
       if (!node) return undefined;
       if (this.coordinator.state === 'closed') return undefined;
-      acquisition = new Acquisition(this, node);
+      acquisition = new Acquisition(this, node, monotonicNow());
     } finally {
       if (!acquisition) this.turns.leave();
     }
     this.current = acquisition;
+    // Verified in the coordinator's batch, which also marks it lost when its session ends.
     this.verifier.start(acquisition);
-    // Expiry, giving up, or close(): every hold of that session is lost.
-    const held = acquisition;
-    acquisition.onSessionEnded = () => this.markLost(held, 'sessionExpired');
-    acquisition.node.session.once('ended', acquisition.onSessionEnded);
     log('%s acquired as %s (fencing token %s)', this.path, acquisition.node.nodeName, acquisition.node.czxid);
     this.emit('acquired', {
       path: this.path,
@@ -227,7 +238,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
     try {
       if (this.coordinator.state !== 'closed') {
         // Bounded: while disconnected the delete goes on in the background (guaranteed delete).
-        await this.internals.deleteNodeWithin(acquisition.node.nodePath, acquisition.node.session);
+        await this.internals.leave(acquisition.node);
       }
     } finally {
       if (this.current === acquisition) {
@@ -416,7 +427,8 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
 
   /** Verifies an acquisition against the server now. @internal */
   verifyAcquisition(acquisition: Acquisition, maxWaitMs?: number): Promise<OwnershipStatus | 'OK'> {
-    return this.verifier.verify(acquisition, maxWaitMs);
+    // A leader's tick: answered by the batch's latest check when it is recent enough.
+    return this.verifier.verifyRecent(acquisition, maxWaitMs, maxWaitMs ?? this.verifyIntervalMs);
   }
 
   private markLost(acquisition: Acquisition, reason: LockLossReason): void {
@@ -429,12 +441,9 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
     this.emit('lost', { path: this.path, node: acquisition.node.nodeName, reason });
   }
 
-  /** Stops the verification timer and the session listener of an acquisition. */
+  /** Stops verifying an acquisition (leaves the coordinator's batch, drops its watch listener). */
   private detach(acquisition: Acquisition): void {
-    if (acquisition.timer) clearTimeout(acquisition.timer);
-    acquisition.timer = undefined;
-    if (acquisition.onSessionEnded) acquisition.node.session.off('ended', acquisition.onSessionEnded);
-    acquisition.onSessionEnded = undefined;
+    this.verifier.stop(acquisition);
   }
 
   /** Releases every level of the hold when used with `await using`. */

@@ -29,6 +29,7 @@ import {
   type NativeWatcher,
 } from './native.js';
 import { useTlsTransport, type TlsOptions } from './tls.js';
+import { WatchRegistry } from './watch-registry.js';
 
 const log = logger('session');
 
@@ -85,6 +86,8 @@ export class ZkSession extends EventEmitter<SessionEvents> {
   private connectAttemptStart = monotonicNow();
   private readonly pending = new Set<Pending>();
   private readonly requestedTimeoutMs: number;
+  /** Our listeners of this session's data watches, behind one native watcher function. */
+  readonly watches = new WatchRegistry();
 
   constructor(options: ZkSessionOptions) {
     super();
@@ -411,6 +414,28 @@ export class ZkSession extends EventEmitter<SessionEvents> {
       options,
       (client, callback) => client.getData(path, watcher, callback),
       (data, stat) => ({ data: (data as Buffer | null) ?? Buffer.alloc(0), stat: stat as NativeStat }),
+    );
+  }
+
+  /**
+   * One `multi` of existence checks (version -1: any version). Resolves with one code per path,
+   * 0 for a node that exists. ZooKeeper stops at the first failing op: it gets its own code (e.g.
+   * NO_NODE), the ops before it 0 and the ops after it RUNTIME_INCONSISTENCY (-2), unchecked.
+   */
+  checkExist(paths: readonly string[], options: RequestOptions): Promise<number[]> {
+    return this.request(
+      'multi',
+      undefined,
+      options,
+      (client, callback) => {
+        const transaction = client.transaction();
+        for (const path of paths) transaction.check(path, -1);
+        // A failed op fails the whole multi, with the per-op results: an answer, not an error.
+        transaction.commit((error, results) =>
+          error && Array.isArray(results) ? callback(null, results) : callback(error, results),
+        );
+      },
+      (results) => (results as Array<{ err?: number }>).map((result) => result.err ?? 0),
     );
   }
 
