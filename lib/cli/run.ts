@@ -1,4 +1,4 @@
-/** The zk-leader-selector CLI: `inspect` and `watch` on a lock path, through the public API. */
+/** The zk-leader-selector CLI: `inspect`, `watch` and `prune`, through the public API (plain TCP or TLS). */
 import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -55,6 +55,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       connectString: command.connectString,
       sessionTimeoutMs: 10_000,
       connectTimeoutMs: command.connectTimeoutMs,
+      ...(command.tls ? { tls: command.tls } : {}),
     });
     if (command.kind === 'prune') validatePath(command.root);
     else lock = coordinator.createLock(command.path);
@@ -117,7 +118,10 @@ async function watch(
   coordinator.on('suspended', () => note('connection to ZooKeeper suspended: reconnecting'));
   coordinator.on('reconnected', () => note('reconnected'));
   coordinator.on('lost', ({ reason }) => note(`session lost (${reason}): opening a new one`));
-  if (!command.json) note(`watching ${command.path} on ${command.connectString} (Ctrl-C to stop)`);
+  if (!command.json) {
+    const over = command.tls ? ' over TLS' : '';
+    note(`watching ${command.path} on ${command.connectString}${over} (Ctrl-C to stop)`);
+  }
 
   let previous: Snapshot | undefined;
   let failing = false;

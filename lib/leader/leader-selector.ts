@@ -14,6 +14,7 @@ import {
   StopTimeoutError,
 } from '../errors.js';
 import type { Coordinator } from '../session/coordinator.js';
+import type { LeaderStatus } from '../session/status.js';
 import { checkConnectionLossPolicy, type ConnectionLossPolicy } from '../session/options.js';
 import { delay } from '../util/abort.js';
 import { monotonicNow } from '../util/clock.js';
@@ -113,6 +114,8 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
   private currentControl: TermControl | undefined;
   private callbackRunning = false;
   private termCounter = 0;
+  /** Epoch ms the current term started. */
+  private termSince = 0;
 
   constructor(options: LeaderSelectorOptions) {
     super();
@@ -152,7 +155,9 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
     const controller = new AbortController();
     this.stopController = controller;
     this.setState('contending');
+    const untrack = this.lock.coordinatorRef.observability.registerSelector({ status: () => this.status() });
     this.running = runOutsideHolds(() => this.run(controller.signal)).finally(() => {
+      untrack();
       this.running = undefined;
       this.setState('stopped');
       this.emit('stopped');
@@ -192,6 +197,21 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
     await Promise.race([running, timeout]);
     clearTimeout(timer);
     return this.hasStopped();
+  }
+
+  /** For coordinator.status() and the is-leader gauge. */
+  private status(): LeaderStatus {
+    const control = this.currentControl;
+    const leading = this.isLeader();
+    return {
+      path: this.lock.path,
+      id: this.lock.id,
+      state: this.stateValue,
+      leading,
+      ...(leading && control
+        ? { term: control.term, since: this.termSince, fencingToken: String(control.fencingToken) }
+        : {}),
+    };
   }
 
   /** True while the leader callback is running (tw had this inverted). */
@@ -289,6 +309,9 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
     this.currentControl = control;
     const stopWatching = this.watchOwnership(acquisition, control, stopSignal, policy);
     this.setState('leading');
+    const termStartedAt = monotonicNow();
+    this.termSince = Date.now();
+    lock.coordinatorRef.observability.leadershipAcquired(lock.path, lock.id, term, acquisition.node.czxid);
     this.emit('leadershipAcquired', { term, fencingToken: acquisition.node.czxid });
     let failed = false;
     this.callbackRunning = true;
@@ -306,6 +329,13 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
     stopWatching();
     this.setState('releasing');
     this.currentControl = undefined;
+    lock.coordinatorRef.observability.leadershipLost(
+      lock.path,
+      lock.id,
+      term,
+      control.reason ?? 'leaderReturned',
+      monotonicNow() - termStartedAt,
+    );
     this.emit('leadershipLost', { term, reason: control.reason ?? 'leaderReturned' });
     try {
       if (acquisition.status !== 'released') await lock.releaseHeld(acquisition);

@@ -20,6 +20,8 @@ export class Acquisition {
   watching = false;
   /** Listener of the data watch on our node. */
   nodeWatcher: ((event: NativeEvent) => void) | undefined;
+  /** Ends its listing in status() and records the hold (set while it is held or lost). */
+  untrack: (() => void) | undefined;
   constructor(
     /** The lock instance that holds it. */
     readonly owner: object,

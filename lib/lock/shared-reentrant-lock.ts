@@ -30,6 +30,7 @@ import { LocalQueue } from './local-queue.js';
 import { LockInternals } from './lock-internals.js';
 import { Acquisition, type LockLossReason } from './acquisition.js';
 import { OwnershipVerifier } from './ownership-verifier.js';
+import { observedAcquire, trackHold } from './lock-telemetry.js';
 
 const log = logger('lock');
 
@@ -197,6 +198,15 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
       return scoped;
     }
     const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : monotonicNow() + timeoutMs;
+    return observedAcquire(this.coordinator.observability, this.path, this.id, () =>
+      this.takeHold(deadline, signal),
+    );
+  }
+
+  private async takeHold(
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Acquisition | undefined> {
     if (!(await this.turns.enter(deadline, signal, 'acquire()'))) return undefined;
     let acquisition: Acquisition | undefined;
     try {
@@ -210,6 +220,10 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
     this.current = acquisition;
     // Verified in the coordinator's batch, which also marks it lost when its session ends.
     this.verifier.start(acquisition);
+    const held = acquisition;
+    acquisition.untrack = trackHold(this.coordinator.observability, this.path, held, () =>
+      this.isOwnedNow(held),
+    );
     log('%s acquired as %s (fencing token %s)', this.path, acquisition.node.nodeName, acquisition.node.czxid);
     this.emit('acquired', {
       path: this.path,
@@ -235,6 +249,8 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
     if (acquisition.count > 0) return;
     acquisition.status = 'released';
     this.detach(acquisition);
+    acquisition.untrack?.();
+    acquisition.untrack = undefined;
     try {
       if (this.coordinator.state !== 'closed') {
         // Bounded: while disconnected the delete goes on in the background (guaranteed delete).
@@ -438,6 +454,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
     acquisition.verifiedOk = false;
     this.detach(acquisition);
     log('%s: lost %s (%s)', this.path, acquisition.node.nodeName, reason);
+    this.coordinator.observability.lockLost(this.path, acquisition.node.nodeName, reason);
     this.emit('lost', { path: this.path, node: acquisition.node.nodeName, reason });
   }
 

@@ -232,6 +232,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       sessionTimeoutMs: this.options.sessionTimeoutMs,
       auth: this.options.auth,
       tls: this.options.tls,
+      onAnswer: (operation, ms, ok) => this.observability.metrics.request(operation, ms, ok),
     });
     this.currentSession = session;
     let announced = false;

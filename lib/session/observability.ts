@@ -2,7 +2,7 @@
  * A coordinator's observability: OpenTelemetry instruments, diagnostics channel events for the
  * session, and the registries of held locks and selectors that status() and the gauges read.
  */
-import { CHANNELS, publish, type ChannelMessages } from '../ops/channels.js';
+import { CHANNELS, publish, type AcquireOutcome, type ChannelMessages } from '../ops/channels.js';
 import { CoordinatorMetrics, type MetricsOptions } from '../ops/metrics.js';
 import { VERSION } from '../version.js';
 import type { HeldLockStatus, LeaderStatus, StatusSource } from './status.js';
@@ -54,6 +54,48 @@ export class Observability {
     publish(CHANNELS.session, () =>
       reason === undefined ? { event, sessionId, state } : { event, sessionId, state, reason },
     );
+  }
+
+  acquireStarted(path: string, id: string): void {
+    publish(CHANNELS.acquireStart, () => ({ path, id }));
+  }
+
+  acquireEnded(
+    path: string,
+    id: string,
+    outcome: AcquireOutcome,
+    durationMs: number,
+    fencingToken?: bigint,
+    error?: unknown,
+  ): void {
+    this.metrics.acquireEnded(path, outcome, durationMs);
+    publish(CHANNELS.acquireEnd, () => ({
+      path,
+      id,
+      outcome,
+      durationMs,
+      ...(fencingToken === undefined ? {} : { fencingToken }),
+      ...(error === undefined ? {} : { error }),
+    }));
+  }
+
+  released(path: string, node: string, heldMs: number): void {
+    this.metrics.holdEnded(path, heldMs);
+    publish(CHANNELS.release, () => ({ path, node, heldMs }));
+  }
+
+  lockLost(path: string, node: string, reason: string): void {
+    publish(CHANNELS.lockLost, () => ({ path, node, reason }));
+  }
+
+  leadershipAcquired(path: string, id: string, term: number, fencingToken: bigint): void {
+    this.metrics.leadership(path, 'acquired', 'elected');
+    publish(CHANNELS.leadershipAcquired, () => ({ path, id, term, fencingToken }));
+  }
+
+  leadershipLost(path: string, id: string, term: number, reason: string, durationMs: number): void {
+    this.metrics.leadership(path, 'lost', reason);
+    publish(CHANNELS.leadershipLost, () => ({ path, id, term, reason, durationMs }));
   }
 
   close(): void {

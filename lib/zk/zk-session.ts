@@ -47,6 +47,8 @@ export interface ZkSessionOptions {
   auth: readonly AuthInfo[];
   /** Connect over TLS (undefined: plain TCP). */
   tls?: TlsOptions | undefined;
+  /** Hears the latency of every request the client answered (for the metrics). */
+  onAnswer?: ((operation: string, ms: number, ok: boolean) => void) | undefined;
 }
 
 export interface RequestOptions {
@@ -86,12 +88,14 @@ export class ZkSession extends EventEmitter<SessionEvents> {
   private connectAttemptStart = monotonicNow();
   private readonly pending = new Set<Pending>();
   private readonly requestedTimeoutMs: number;
+  private readonly onAnswer: ZkSessionOptions['onAnswer'];
   /** Our listeners of this session's data watches, behind one native watcher function. */
   readonly watches = new WatchRegistry();
 
   constructor(options: ZkSessionOptions) {
     super();
     this.requestedTimeoutMs = options.sessionTimeoutMs;
+    this.onAnswer = options.onAnswer;
     // retries: 0: the client's own retry can duplicate an EPHEMERAL_SEQUENTIAL create.
     this.client = native.createClient(options.connectString, {
       sessionTimeout: options.sessionTimeoutMs,
@@ -283,6 +287,7 @@ export class ZkSession extends EventEmitter<SessionEvents> {
       this.pending.add(entry);
       try {
         call(this.client, (error, ...results) => {
+          this.onAnswer?.(operation, monotonicNow() - sendTime, error === null || error === undefined);
           if (error === null || error === undefined) {
             this.markAnswered(sendTime);
             let value: T;
