@@ -164,6 +164,27 @@ describe('operations: metrics, channels, status', () => {
     }
   });
 
+  it('the owned-tasks gauge follows a task group', async () => {
+    const { coordinator, reader } = withMetrics({ connectString: zk.connectString });
+    await coordinator.start();
+    const groupPath = uniquePath('group');
+    const group = coordinator.createTaskGroup(groupPath, {
+      tasks: ['a', 'b', 'c'],
+      id: 'member-1',
+      run: (_task, control) => control.waitUntilShouldStop(60_000).then(() => undefined),
+    });
+    group.start();
+    await waitFor(() => group.ownedTasks().length === 3, { timeoutMs: 10_000 });
+    const m = await collect(reader);
+    assert.equal(
+      sum(m.get('zk_leader_selector.task_group.owned_tasks'), { 'task_group.path': groupPath }),
+      3,
+    );
+    await group.stop();
+    // A stopped group is no longer observed (the SDK may still show its last point until it ages out).
+    assert.equal(coordinator.status().leaders.length, 0);
+  });
+
   it('lockPathAttribute: false records no lock path', async () => {
     const { coordinator, reader } = withMetrics({ connectString: zk.connectString }, false);
     await coordinator.start();

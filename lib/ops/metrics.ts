@@ -57,6 +57,8 @@ export interface MetricSources {
   heldLocks(): number;
   /** Per selector: its path and whether it leads. */
   leaders(): { path: string; leading: boolean }[];
+  /** Per task group: its path and how many tasks run here. */
+  taskGroups(): { path: string; owned: number }[];
 }
 
 const PREFIX = 'zk_leader_selector';
@@ -148,6 +150,16 @@ export class CoordinatorMetrics {
       for (const { path, leading } of this.sources.leaders())
         r.observe(leading ? 1 : 0, { 'leader.path': path });
     });
+    this.observe(
+      meter,
+      'task_group.owned_tasks',
+      'Per task group: tasks whose term runs here',
+      '{task}',
+      (r) => {
+        for (const { path, owned } of this.sources.taskGroups())
+          r.observe(owned, { 'task_group.path': path });
+      },
+    );
     return instruments;
   }
 

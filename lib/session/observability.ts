@@ -14,6 +14,7 @@ export class Observability {
   readonly metrics: CoordinatorMetrics;
   private readonly heldLocks = new Set<StatusSource<HeldLockStatus>>();
   private readonly selectors = new Set<StatusSource<LeaderStatus>>();
+  private readonly taskGroups = new Set<StatusSource<{ path: string; owned: number }>>();
 
   constructor(options: MetricsOptions, session: { state(): string; leaseRemainingMs(): number }) {
     this.metrics = new CoordinatorMetrics(
@@ -23,6 +24,7 @@ export class Observability {
         leaseRemainingMs: session.leaseRemainingMs,
         heldLocks: () => this.heldLocks.size,
         leaders: () => this.leaderStatuses(),
+        taskGroups: () => [...this.taskGroups].map((g) => g.status()),
       },
       VERSION,
     );
@@ -38,6 +40,12 @@ export class Observability {
   registerSelector(source: StatusSource<LeaderStatus>): () => void {
     this.selectors.add(source);
     return () => this.selectors.delete(source);
+  }
+
+  /** Lists a running task group in the owned-tasks gauge until the returned function is called. */
+  registerTaskGroup(source: StatusSource<{ path: string; owned: number }>): () => void {
+    this.taskGroups.add(source);
+    return () => this.taskGroups.delete(source);
   }
 
   heldLockStatuses(): HeldLockStatus[] {

@@ -49,6 +49,8 @@ export class TaskGroup extends EventEmitter<TaskGroupEvents> implements SlotHost
   private wakeTimer: NodeJS.Timeout | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
   private stopPointTimer: NodeJS.Timeout | undefined;
+  /** Ends its listing in the owned-tasks gauge. */
+  private untrack: (() => void) | undefined;
   private readonly onSessionLost = (): void => this.endAll('sessionExpired');
   private readonly onSuspended = (): void => {
     if (this.policy === 'strict') this.endAll('connectionLost');
@@ -106,6 +108,9 @@ export class TaskGroup extends EventEmitter<TaskGroupEvents> implements SlotHost
       this.refreshTimer = setInterval(() => this.scheduleReconcile(), this.options.refreshMs);
     }
     membership.start();
+    this.untrack = this.coordinator.observability.registerTaskGroup({
+      status: () => ({ path: this.path, owned: this.ownedTasks().length }),
+    });
     log('%s: member %s started with %d tasks', this.path, this.id, this.known.length);
   }
 
@@ -147,6 +152,8 @@ export class TaskGroup extends EventEmitter<TaskGroupEvents> implements SlotHost
 
   private async doStop(): Promise<void> {
     this.stateValue = 'stopping';
+    this.untrack?.();
+    this.untrack = undefined;
     log('%s: member %s stopping', this.path, this.id);
     // Leave the view first: the others count without us and queue behind our tasks at once.
     const leaving = this.membership?.stop() ?? Promise.resolve();
