@@ -5,18 +5,39 @@
 //   ours-worker.ts throughput-floor-list <connect> <lockPath> <seconds> <sessionTimeoutMs>
 //       1 s warm-up, {"event":"timed"}, then uncontended cycles for <seconds>; result {cycles,
 //       seconds, cyclesPerSecond, totalCycles (warm-up included)}.
+//   ours-worker.ts throughput-transport <connect> <lockPath> <seconds> <sessionTimeoutMs> <variant>
+//       [<caFile> <certFile> <keyFile>]
+//       Figure "transport": throughput-ours with <variant> = metrics-off (`metrics: { enabled:
+//       false }`), default (@opentelemetry/api installed, no SDK registered), sdk (a MeterProvider
+//       of @opentelemetry/sdk-metrics with a reader collecting every second, passed as
+//       `metrics: { meterProvider }`) or tls (`tls: { ca, cert, key }` from the PEM files; connect
+//       is then the server's secureClientPort). The result adds {variant, exports, acquires
+//       (sdk: acquire() calls a collection right after the timed window counted)}.
 //   ours-worker.ts handoff <connect> <lockPath> <clients> <warmup> <handoffs> <holdMs> <sessionTimeoutMs>
 //       <clients> coordinators (one session each) loop acquire / hold / release on one lock; result
 //       {records: [acquiredAt, releaseCalledAt, releasedAt][]} in ms (performance.now()) in
 //       acquisition order, warm-up acquisitions dropped.
 import { randomUUID } from 'node:crypto';
-import { Coordinator, type SharedReentrantLock } from '../lib/index.js';
-import { connectRaw, now, raw, rawCall, sleep, workerIo } from './lib/common.js';
+import { readFileSync } from 'node:fs';
+import {
+  AggregationTemporality,
+  DataPointType,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type PushMetricExporter,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
+import { Coordinator, type CoordinatorOptions, type SharedReentrantLock } from '../lib/index.js';
+import { connectRaw, now, raw, rawCall, sleep, workerIo, type Json } from './lib/common.js';
 
 const { emit } = workerIo();
 const [mode = '', connect = '', lockPath = '', ...rest] = process.argv.slice(2);
 
-async function timedLoop(cycle: () => Promise<void>, seconds: number): Promise<void> {
+async function timedLoop(
+  cycle: () => Promise<void>,
+  seconds: number,
+  extra: () => Promise<Json> = () => Promise.resolve({}),
+): Promise<void> {
   let total = 0;
   const warmupEnd = now() + 1000;
   while (now() < warmupEnd) {
@@ -35,7 +56,10 @@ async function timedLoop(cycle: () => Promise<void>, seconds: number): Promise<v
   }
   total += cycles;
   const elapsed = (t - start) / 1000;
-  emit({ result: { cycles, seconds: elapsed, cyclesPerSecond: cycles / elapsed, totalCycles: total } });
+  const more = await extra();
+  emit({
+    result: { cycles, seconds: elapsed, cyclesPerSecond: cycles / elapsed, totalCycles: total, ...more },
+  });
 }
 
 async function throughputOurs(seconds: number, sessionTimeoutMs: number): Promise<void> {
@@ -47,6 +71,77 @@ async function throughputOurs(seconds: number, sessionTimeoutMs: number): Promis
     await lock.release();
   }, seconds);
   await coordinator.close();
+}
+
+export type TransportVariant = 'metrics-off' | 'default' | 'sdk' | 'tls';
+
+/**
+ * An exporter like a real one minus the wire: it sees every collection and reads the acquire
+ * histogram's count (so the run shows the SDK really recorded every acquire), then drops it.
+ */
+class CountingExporter implements PushMetricExporter {
+  exports = 0;
+  acquires = 0;
+  export(metrics: ResourceMetrics, done: (result: { code: number }) => void): void {
+    this.exports += 1;
+    let acquires = 0;
+    for (const scope of metrics.scopeMetrics) {
+      for (const metric of scope.metrics) {
+        if (metric.descriptor.name !== 'zk_leader_selector.lock.acquire.duration') continue;
+        if (metric.dataPointType !== DataPointType.HISTOGRAM) continue;
+        for (const point of metric.dataPoints) acquires += point.value.count;
+      }
+    }
+    this.acquires = acquires;
+    done({ code: 0 });
+  }
+  selectAggregationTemporality(): AggregationTemporality {
+    return AggregationTemporality.CUMULATIVE;
+  }
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Figure "transport": throughput-ours over plain TCP with metrics off / default / an SDK, or TLS. */
+async function throughputTransport(
+  seconds: number,
+  sessionTimeoutMs: number,
+  variant: TransportVariant,
+  files: string[],
+): Promise<void> {
+  const options: CoordinatorOptions = { connectString: connect, sessionTimeoutMs };
+  let exporter: CountingExporter | undefined;
+  let provider: MeterProvider | undefined;
+  if (variant === 'metrics-off') options.metrics = { enabled: false };
+  else if (variant === 'sdk') {
+    exporter = new CountingExporter();
+    const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 1000 });
+    provider = new MeterProvider({ readers: [reader] });
+    options.metrics = { meterProvider: provider };
+  } else if (variant === 'tls') {
+    const [ca, cert, key] = files.map((file) => readFileSync(file));
+    options.tls = { ca, cert, key };
+  } else if (variant !== 'default') throw new Error(`unknown transport variant ${String(variant)}`);
+  const coordinator = new Coordinator(options);
+  await coordinator.start();
+  const lock = coordinator.createLock(lockPath, { id: `bench-${process.pid}` });
+  await timedLoop(
+    async () => {
+      await lock.acquire();
+      await lock.release();
+    },
+    seconds,
+    async () => {
+      await provider?.forceFlush(); // a last collection, after the timed window
+      return { variant, exports: exporter?.exports ?? 0, acquires: exporter?.acquires ?? 0 };
+    },
+  );
+  await coordinator.close();
+  await provider?.shutdown();
 }
 
 /**
@@ -122,6 +217,14 @@ switch (mode) {
   case 'throughput-floor':
   case 'throughput-floor-list':
     await throughputFloor(Number(rest[0]), Number(rest[1]), mode === 'throughput-floor-list');
+    break;
+  case 'throughput-transport':
+    await throughputTransport(
+      Number(rest[0]),
+      Number(rest[1]),
+      (rest[2] ?? '') as TransportVariant,
+      rest.slice(3),
+    );
     break;
   case 'handoff':
     await handoff(Number(rest[0]), Number(rest[1]), Number(rest[2]), Number(rest[3]), Number(rest[4]));

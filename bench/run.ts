@@ -23,6 +23,7 @@ import { herd } from './figures/herd.js';
 import { memory } from './figures/memory.js';
 import { taskGroup } from './figures/task-group.js';
 import { throughput } from './figures/throughput.js';
+import { transport } from './figures/transport.js';
 import { BENCH_DIR, JsonChild, fourLetterWord } from './lib/common.js';
 import {
   markdownTable,
@@ -41,6 +42,7 @@ const FIGURES: Array<[string, Figure]> = [
   ['memory', memory],
   ['task-group', taskGroup],
   ['claims', claims],
+  ['transport', transport],
 ];
 
 function usage(): never {
