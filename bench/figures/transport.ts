@@ -67,7 +67,7 @@ function roundOrder(variants: TransportVariant[], round: number): TransportVaria
 }
 
 export const transport: Figure = async (ctx: BenchContext) => {
-  const rounds = ctx.quick ? 2 : 5;
+  const rounds = ctx.quick ? 2 : 7;
   const seconds = ctx.quick ? 1 : 4;
   const notes: string[] = [];
   const tlsOk = tlsToolsAvailable();
