@@ -10,17 +10,18 @@ import {
   CoordinatorClosedError,
   NotStartedError,
   TlsError,
-  RequestTimeoutError,
   ZooKeeperDisabledError,
 } from '../errors.js';
-import { throwIfAborted, delay } from '../util/abort.js';
-import { backoffDelay, type BackoffPolicy } from '../util/backoff.js';
+import { throwIfAborted } from '../util/abort.js';
+import type { BackoffPolicy } from '../util/backoff.js';
 import { monotonicNow, monotonicToEpoch } from '../util/clock.js';
 import { logger } from '../util/log.js';
 import { native, type NativeACL } from '../zk/native.js';
 import { ZkSession, type SessionEnd } from '../zk/zk-session.js';
 import { SessionWatchdog } from './watchdog.js';
 import { ensurePath } from './ensure-path.js';
+import { retrying } from './retrying.js';
+import { Waiters } from '../util/waiters.js';
 import type { CoordinatorStatus } from './status.js';
 import { Observability } from './observability.js';
 import { checkStopWindow, sessionTiming, type SessionTiming } from './timing.js';
@@ -72,8 +73,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   readonly observability: Observability;
   /** Pending start() calls, told when a TLS handshake fails before the first session. */
   private readonly startFailures = new Set<(error: Error) => void>();
-  /** Settled whenever the state changes; lets waiters re-check without polling. */
-  private stateWaiters = new Set<() => void>();
+  /** Woken whenever the state changes; lets waiters re-check without polling. */
+  private readonly stateWaiters = new Waiters();
 
   constructor(options: CoordinatorOptions) {
     super();
@@ -292,27 +293,12 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private setState(state: CoordinatorState): void {
     if (this.stateValue === state) return;
     this.stateValue = state;
-    const waiters = this.stateWaiters;
-    this.stateWaiters = new Set();
-    for (const wake of waiters) wake();
+    this.stateWaiters.wake();
   }
 
   /** Resolves when the state changes (or the signal aborts). @internal */
   nextStateChange(signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      // An already aborted signal fires no event any more.
-      if (signal?.aborted) {
-        resolve();
-        return;
-      }
-      const wake = (): void => {
-        signal?.removeEventListener('abort', wake);
-        this.stateWaiters.delete(wake);
-        resolve();
-      };
-      this.stateWaiters.add(wake);
-      signal?.addEventListener('abort', wake, { once: true });
-    });
+    return this.stateWaiters.next(signal);
   }
 
   /** Resolves with the live, connected session; waits for one up to the timeout. @internal */
@@ -346,34 +332,12 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
    * Runs an idempotent request against the current session, retrying after connection loss and
    * request timeouts with backoff and jitter, within `timeoutMs`. @internal
    */
-  async retrying<T>(
+  retrying<T>(
     operation: string,
     options: WaitOptions,
     run: (session: ZkSession, requestTimeoutMs: number) => Promise<T>,
   ): Promise<T> {
-    const timeoutMs = options.timeoutMs ?? this.timing.requestTimeoutMs;
-    const deadline = monotonicNow() + timeoutMs;
-    for (let attempt = 0; ; attempt += 1) {
-      const remaining = deadline - monotonicNow();
-      const session = await this.connectedSession(operation, {
-        timeoutMs: Math.max(0, remaining),
-        signal: options.signal,
-      });
-      try {
-        return await run(
-          session,
-          Math.max(1, Math.min(this.timing.requestTimeoutMs, deadline - monotonicNow())),
-        );
-      } catch (error) {
-        const retriable = error instanceof ConnectionLossError || error instanceof RequestTimeoutError;
-        if (!retriable || attempt >= this.options.retry.maxRetries || monotonicNow() >= deadline) throw error;
-        log('%s: %s, retry %d', operation, (error as Error).message, attempt + 1);
-        await delay(
-          Math.min(backoffDelay(this.options.retry, attempt), Math.max(0, deadline - monotonicNow())),
-          options.signal,
-        );
-      }
-    }
+    return retrying(this, this.options.retry, operation, options, run);
   }
 
   /**
