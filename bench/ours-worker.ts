@@ -5,14 +5,17 @@
 //   ours-worker.ts throughput-floor-list <connect> <lockPath> <seconds> <sessionTimeoutMs>
 //       1 s warm-up, {"event":"timed"}, then uncontended cycles for <seconds>; result {cycles,
 //       seconds, cyclesPerSecond, totalCycles (warm-up included)}.
-//   ours-worker.ts throughput-transport <connect> <lockPath> <seconds> <sessionTimeoutMs> <variant>
+//   ours-worker.ts throughput-transport <connect> <lockPath> <warmupMs> <sessionTimeoutMs> <variant>
 //       [<caFile> <certFile> <keyFile>]
 //       Figure "transport": throughput-ours with <variant> = metrics-off (`metrics: { enabled:
 //       false }`), default (@opentelemetry/api installed, no SDK registered), sdk (a MeterProvider
 //       of @opentelemetry/sdk-metrics with a reader collecting every second, passed as
 //       `metrics: { meterProvider }`) or tls (`tls: { ca, cert, key }` from the PEM files; connect
-//       is then the server's secureClientPort). The result adds {variant, exports, acquires
-//       (sdk: acquire() calls a collection right after the timed window counted)}.
+//       is then the server's secureClientPort). Warms up for <warmupMs>, emits {"event":"ready"},
+//       then on each command {"burst": id, "ms": n} runs cycles for n ms and emits {"burst": id,
+//       cycles, ms, cpuMs (this process's user + system CPU)}; on {"done": true} the result
+//       {variant, totalCycles, exports, acquires (sdk: acquire() calls the SDK's last collection
+//       counted)}.
 //   ours-worker.ts handoff <connect> <lockPath> <clients> <warmup> <handoffs> <holdMs> <sessionTimeoutMs>
 //       <clients> coordinators (one session each) loop acquire / hold / release on one lock; result
 //       {records: [acquiredAt, releaseCalledAt, releasedAt][]} in ms (performance.now()) in
@@ -30,14 +33,22 @@ import {
 import { Coordinator, type CoordinatorOptions, type SharedReentrantLock } from '../lib/index.js';
 import { connectRaw, now, raw, rawCall, sleep, workerIo, type Json } from './lib/common.js';
 
-const { emit } = workerIo();
+const commands: Json[] = [];
+let onCommand: (() => void) | undefined;
+const { emit } = workerIo((command) => {
+  commands.push(command);
+  onCommand?.();
+});
+
+/** The next command from the driver (stdin). */
+async function nextCommand(): Promise<Json> {
+  while (commands.length === 0) await new Promise<void>((resolve) => (onCommand = resolve));
+  onCommand = undefined;
+  return commands.shift() as Json;
+}
 const [mode = '', connect = '', lockPath = '', ...rest] = process.argv.slice(2);
 
-async function timedLoop(
-  cycle: () => Promise<void>,
-  seconds: number,
-  extra: () => Promise<Json> = () => Promise.resolve({}),
-): Promise<void> {
+async function timedLoop(cycle: () => Promise<void>, seconds: number): Promise<void> {
   let total = 0;
   const warmupEnd = now() + 1000;
   while (now() < warmupEnd) {
@@ -56,9 +67,8 @@ async function timedLoop(
   }
   total += cycles;
   const elapsed = (t - start) / 1000;
-  const more = await extra();
   emit({
-    result: { cycles, seconds: elapsed, cyclesPerSecond: cycles / elapsed, totalCycles: total, ...more },
+    result: { cycles, seconds: elapsed, cyclesPerSecond: cycles / elapsed, totalCycles: total },
   });
 }
 
@@ -106,9 +116,13 @@ class CountingExporter implements PushMetricExporter {
   }
 }
 
-/** Figure "transport": throughput-ours over plain TCP with metrics off / default / an SDK, or TLS. */
+/**
+ * Figure "transport": throughput-ours over plain TCP with metrics off / default / an SDK, or TLS,
+ * in short bursts the driver asks for, so the variants' processes take turns at a fine grain and
+ * the machine's changing load hits all of them alike.
+ */
 async function throughputTransport(
-  seconds: number,
+  warmupMs: number,
   sessionTimeoutMs: number,
   variant: TransportVariant,
   files: string[],
@@ -129,17 +143,39 @@ async function throughputTransport(
   const coordinator = new Coordinator(options);
   await coordinator.start();
   const lock = coordinator.createLock(lockPath, { id: `bench-${process.pid}` });
-  await timedLoop(
-    async () => {
+  let total = 0;
+  const runFor = async (ms: number): Promise<number> => {
+    const end = now() + ms;
+    let cycles = 0;
+    do {
       await lock.acquire();
       await lock.release();
+      cycles += 1;
+    } while (now() < end);
+    total += cycles;
+    return cycles;
+  };
+  await runFor(warmupMs);
+  emit({ event: 'ready' });
+  for (;;) {
+    const command = await nextCommand();
+    if (command.done) break;
+    const cpu = process.cpuUsage();
+    const start = now();
+    const cycles = await runFor(Number(command.ms));
+    const ms = now() - start;
+    const used = process.cpuUsage(cpu);
+    emit({ burst: command.burst, cycles, ms, cpuMs: (used.user + used.system) / 1000 });
+  }
+  await provider?.forceFlush(); // a last collection: it counts every acquire so far
+  emit({
+    result: {
+      variant,
+      totalCycles: total,
+      exports: exporter?.exports ?? 0,
+      acquires: exporter?.acquires ?? 0,
     },
-    seconds,
-    async () => {
-      await provider?.forceFlush(); // a last collection, after the timed window
-      return { variant, exports: exporter?.exports ?? 0, acquires: exporter?.acquires ?? 0 };
-    },
-  );
+  });
   await coordinator.close();
   await provider?.shutdown();
 }

@@ -1,8 +1,8 @@
 // Figure "transport": what TLS and the metrics cost an uncontended acquire + release of ours
 // (figure 1's throughput-ours): plain TCP with metrics off, plain TCP by default (@opentelemetry/api
 // installed, no SDK), plain TCP with the OpenTelemetry SDK and a reader collecting every second,
-// and TLS. One ZooKeeper of the figure's own serves both ports, each run in a worker process of its
-// own, rounds alternating the order.
+// and TLS. One ZooKeeper of the figure's own serves both ports; each variant runs in a worker process
+// of its own, and the variants take turns in short bursts, rounds alternating the order.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,7 +14,7 @@ import {
 } from '../../spec/support/tls-certs.js';
 import { ZooKeeperCluster } from '../../spec/support/zookeeper.js';
 import type { TransportVariant } from '../ours-worker.js';
-import { JsonChild, fmt, measureRtt, median, ratio } from '../lib/common.js';
+import { JsonChild, fmt, measureRtt, median, quantile, ratio } from '../lib/common.js';
 import type { BenchContext, Figure, Table } from '../lib/context.js';
 
 const LABEL: Record<TransportVariant, string> = {
@@ -27,14 +27,13 @@ const SESSION_TIMEOUT_MS = 10_000;
 /** Goals (issue 16): (b) ÷ (a) at least 0.97 (under 3% overhead), (c) ÷ (a) at least 0.90. */
 const GOALS = { noSdk: 0.97, sdk: 0.9 };
 
-interface Sample {
+/** One burst of one variant: cycles in ms, and the worker's CPU time meanwhile. */
+interface Burst {
   variant: TransportVariant;
   round: number;
-  cyclesPerSecond: number;
   cycles: number;
-  exports: number;
-  acquires: number;
-  totalCycles: number;
+  ms: number;
+  cpuMs: number;
 }
 
 /** What the TLS port negotiates with the client certificate the worker uses (protocol, cipher). */
@@ -67,8 +66,9 @@ function roundOrder(variants: TransportVariant[], round: number): TransportVaria
 }
 
 export const transport: Figure = async (ctx: BenchContext) => {
-  const rounds = ctx.quick ? 2 : 7;
-  const seconds = ctx.quick ? 1 : 4;
+  const rounds = ctx.quick ? 8 : 40;
+  const burstMs = ctx.quick ? 250 : 500;
+  const warmupMs = 1000;
   const notes: string[] = [];
   const tlsOk = tlsToolsAvailable();
   if (!tlsOk) notes.push('TLS skipped: openssl or keytool missing');
@@ -76,6 +76,7 @@ export const transport: Figure = async (ctx: BenchContext) => {
 
   const dir = await mkdtemp(path.join(tmpdir(), 'zk-bench-transport-'));
   let zk: ZooKeeperCluster | undefined;
+  const workers = new Map<TransportVariant, JsonChild>();
   try {
     const certs = tlsOk ? makeTestCertificates(dir) : undefined;
     ctx.log('  starting a standalone ZooKeeper with a plain and a TLS port ...');
@@ -90,106 +91,131 @@ export const transport: Figure = async (ctx: BenchContext) => {
       `  plain ${plain}, TLS ${secure || '-'} (${negotiated ?? '-'}); measured RTT (plain) ${fmt(rttMs, 2)} ms`,
     );
 
-    const samples: Sample[] = [];
+    // One worker per variant, started and warmed up one after the other (the warm-up of one must
+    // not overlap another's), then kept: the bursts take turns.
+    for (const variant of variants) {
+      const child = new JsonChild('ours-worker.ts', [
+        'throughput-transport',
+        variant === 'tls' ? secure : plain,
+        `/bench/${ctx.runId}/transport/${variant}`,
+        String(warmupMs),
+        String(SESSION_TIMEOUT_MS),
+        variant,
+        ...(variant === 'tls' && certs
+          ? [certs.caFile, certs.clients.svc1.certFile, certs.clients.svc1.keyFile]
+          : []),
+      ]);
+      workers.set(variant, child);
+      await child.next((e) => e.event === 'ready', 60_000);
+    }
+
+    const bursts: Burst[] = [];
+    let id = 0;
     for (let round = 0; round < rounds; round += 1) {
       for (const variant of roundOrder(variants, round)) {
-        const args = [
-          'throughput-transport',
-          variant === 'tls' ? secure : plain,
-          `/bench/${ctx.runId}/transport/${variant}-${round}`,
-          String(seconds),
-          String(SESSION_TIMEOUT_MS),
-          variant,
-          ...(variant === 'tls' && certs
-            ? [certs.caFile, certs.clients.svc1.certFile, certs.clients.svc1.keyFile]
-            : []),
-        ];
-        const child = new JsonChild('ours-worker.ts', args);
-        let result: Omit<Sample, 'variant' | 'round'>;
-        try {
-          result = await child.result<Omit<Sample, 'variant' | 'round'>>(seconds * 1000 + 60_000);
-        } finally {
-          await child.finish();
-        }
-        const sample: Sample = {
+        const child = workers.get(variant) as JsonChild;
+        id += 1;
+        const burst = id;
+        child.send({ burst, ms: burstMs });
+        const reply = await child.next((e) => e.burst === burst, burstMs + 30_000);
+        bursts.push({
           variant,
           round,
-          cyclesPerSecond: result.cyclesPerSecond,
-          cycles: result.cycles,
-          exports: result.exports,
-          acquires: result.acquires,
-          totalCycles: result.totalCycles,
-        };
-        samples.push(sample);
+          cycles: Number(reply.cycles),
+          ms: Number(reply.ms),
+          cpuMs: Number(reply.cpuMs),
+        });
+      }
+      if ((round + 1) % Math.max(1, Math.floor(rounds / 4)) === 0 || round + 1 === rounds) {
+        const last = bursts.slice(-variants.length);
         ctx.log(
-          `  round ${round + 1}/${rounds} ${variant}: ${fmt(sample.cyclesPerSecond, 0)} cycles/s${
-            variant === 'sdk'
-              ? ` (${sample.exports} collections, ${sample.acquires} acquires recorded of ${sample.totalCycles})`
-              : ''
-          }`,
+          `  round ${round + 1}/${rounds}: ${last.map((b) => `${b.variant} ${fmt((b.cycles * 1000) / b.ms, 0)}`).join(', ')} cycles/s`,
         );
       }
     }
+    const totals: Record<string, { totalCycles: number; exports: number; acquires: number }> = {};
+    for (const [variant, child] of workers) {
+      child.send({ done: true });
+      totals[variant] = await child.result(30_000);
+    }
 
-    const values = (variant: TransportVariant): number[] =>
-      samples.filter((s) => s.variant === variant).map((s) => s.cyclesPerSecond);
-    const medianOf = (variant: TransportVariant): number => median(values(variant));
-    /** Per round (the two runs close in time), then the median and range over rounds. */
+    const of = (variant: TransportVariant): Burst[] => bursts.filter((b) => b.variant === variant);
+    const rate = (b: Burst): number => (b.cycles * 1000) / b.ms;
+    /** cycles/s over all bursts of the variant (total cycles ÷ total time). */
+    const pooled = (variant: TransportVariant): number => {
+      const list = of(variant);
+      return (list.reduce((n, b) => n + b.cycles, 0) * 1000) / list.reduce((n, b) => n + b.ms, 0);
+    };
+    /** Client CPU per cycle in µs over all bursts. */
+    const cpuPerCycle = (variant: TransportVariant): number => {
+      const list = of(variant);
+      return (list.reduce((n, b) => n + b.cpuMs, 0) * 1000) / list.reduce((n, b) => n + b.cycles, 0);
+    };
+    /** Per round: a's burst rate ÷ b's (adjacent in time); median and quartiles over rounds. */
     const paired = (
       a: TransportVariant,
       b: TransportVariant,
-    ): { median: number; min: number; max: number } => {
+    ): { median: number; p25: number; p75: number } => {
       const ratios: number[] = [];
       for (let round = 0; round < rounds; round += 1) {
-        const x = samples.find((s) => s.variant === a && s.round === round);
-        const y = samples.find((s) => s.variant === b && s.round === round);
-        if (x && y && y.cyclesPerSecond > 0) ratios.push(x.cyclesPerSecond / y.cyclesPerSecond);
+        const x = bursts.find((s) => s.variant === a && s.round === round);
+        const y = bursts.find((s) => s.variant === b && s.round === round);
+        if (x && y && y.cycles > 0) ratios.push(rate(x) / rate(y));
       }
-      return ratios.length > 0
-        ? { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) }
-        : { median: Number.NaN, min: Number.NaN, max: Number.NaN };
+      return { median: median(ratios), p25: quantile(ratios, 0.25), p75: quantile(ratios, 0.75) };
     };
-    const range = (r: { median: number; min: number; max: number }): string =>
-      rounds > 1 ? `${fmt(r.median, 3)} (${fmt(r.min, 3)}–${fmt(r.max, 3)})` : fmt(r.median, 3);
+    const show = (r: { median: number; p25: number; p75: number }): string =>
+      `${fmt(r.median, 3)} (${fmt(r.p25, 3)}–${fmt(r.p75, 3)})`;
     const cell = (variant: TransportVariant): string => {
-      const v = values(variant);
-      return v.length > 1
-        ? `${fmt(median(v), 0)} (${fmt(Math.min(...v), 0)}–${fmt(Math.max(...v), 0)})`
-        : fmt(median(v), 0);
+      const rates = of(variant).map(rate);
+      return `${fmt(pooled(variant), 0)} (${fmt(quantile(rates, 0.25), 0)}–${fmt(quantile(rates, 0.75), 0)})`;
+    };
+    const noSdk = paired('default', 'metrics-off');
+    const sdk = paired('sdk', 'metrics-off');
+    const tls = tlsOk ? paired('tls', 'default') : undefined;
+    const PAIRED: Partial<Record<TransportVariant, { against: string; r: typeof noSdk }>> = {
+      default: { against: '(a)', r: noSdk },
+      sdk: { against: '(a)', r: sdk },
+      ...(tls ? { tls: { against: '(b)', r: tls } } : {}),
     };
     const table: Table = {
-      columns: ['variant', 'cycles/s', '÷ (a) metrics off', '÷ (b) plain default', 'per-round ratio'],
+      columns: [
+        'variant',
+        'cycles/s',
+        'per-round ratio',
+        '÷ (a) metrics off',
+        '÷ (b) plain default',
+        'client CPU µs/cycle',
+      ],
       rows: variants.map((variant) => {
-        const against: TransportVariant = variant === 'tls' ? 'default' : 'metrics-off';
+        const p = PAIRED[variant];
         return [
           LABEL[variant],
           cell(variant),
-          variant === 'metrics-off' ? '' : `${fmt(ratio(medianOf(variant), medianOf('metrics-off')), 3)}×`,
-          variant === 'default' ? '' : `${fmt(ratio(medianOf(variant), medianOf('default')), 3)}×`,
-          variant === 'metrics-off'
-            ? ''
-            : `÷ (${against === 'default' ? 'b' : 'a'}): ${range(paired(variant, against))}`,
+          p ? `÷ ${p.against}: ${show(p.r)}` : '',
+          variant === 'metrics-off' ? '' : `${fmt(ratio(pooled(variant), pooled('metrics-off')), 3)}×`,
+          variant === 'default' ? '' : `${fmt(ratio(pooled(variant), pooled('default')), 3)}×`,
+          fmt(cpuPerCycle(variant), 0),
         ];
       }),
     };
 
-    const noSdk = paired('default', 'metrics-off');
-    const sdk = paired('sdk', 'metrics-off');
-    const tls = tlsOk ? paired('tls', 'default') : undefined;
     const overhead = (r: number): string => `${fmt((1 - r) * 100, 1)}%`;
     const verdict = (r: number, goal: number): string => (r >= goal ? 'met' : 'NOT met');
-    const sdkSamples = samples.filter((s) => s.variant === 'sdk');
+    const cpuExtra = (variant: TransportVariant, base: TransportVariant): string =>
+      `${fmt(cpuPerCycle(variant) - cpuPerCycle(base), 1)} µs (${fmt((cpuPerCycle(variant) / cpuPerCycle(base) - 1) * 100, 1)}%)`;
+    const sdkTotals = totals.sdk;
     notes.push(
-      `Medians of ${rounds} round(s) of ${seconds} s each (after 1 s warm-up), (min–max) over rounds; each run a worker process of its own (\`bench/ours-worker.ts throughput-transport\`), one SharedReentrantLock on one Coordinator, acquire() + release() in a loop. Round r runs the variants rotated by r, reversed on odd rounds.`,
-      `Ratios: "÷ (a)" / "÷ (b)" divide medians; "per-round ratio" divides the two runs of the same round (close in time, so less exposed to the machine's load drifting), median and (min–max) over rounds.`,
-      `No-SDK overhead, (b) ÷ (a): ${range(noSdk)} → ${overhead(noSdk.median)}; goal < 3% (ratio ≥ ${GOALS.noSdk}): ${verdict(noSdk.median, GOALS.noSdk)}.`,
-      `SDK overhead, (c) ÷ (a): ${range(sdk)} → ${overhead(sdk.median)}; goal < 10% (ratio ≥ ${GOALS.sdk}): ${verdict(sdk.median, GOALS.sdk)}. The SDK is a MeterProvider of @opentelemetry/sdk-metrics with a PeriodicExportingMetricReader collecting every 1 s into an exporter that counts and drops (no serialisation, no network); it recorded ${sdkSamples.map((s) => `${s.acquires}/${s.totalCycles}`).join(', ')} acquires/cycles per run (warm-up included; collected right after the window).`,
+      `One worker process per variant (\`bench/ours-worker.ts throughput-transport\`: one SharedReentrantLock on one Coordinator, acquire() + release() in a loop), each warmed up for ${warmupMs} ms, then kept; the variants take turns in bursts of ${burstMs} ms, ${rounds} rounds, round r rotating the order by r and reversing it on odd rounds, so the machine's changing load hits all of them alike (figure 1's one run of seconds per implementation cannot resolve a few percent on this shared machine).`,
+      `cycles/s: all cycles of a variant ÷ all its burst time, (p25–p75) over its bursts; "÷ (a)" / "÷ (b)" divide those. Per-round ratio: the two bursts of one round (adjacent in time) divided, median and (p25–p75) over the ${rounds} rounds: the figure's result. Client CPU: the worker's user + system CPU time (process.cpuUsage) during its bursts ÷ its cycles.`,
+      `No-SDK overhead, (b) ÷ (a): ${show(noSdk)} → ${overhead(noSdk.median)}; goal < 3% (ratio ≥ ${GOALS.noSdk}): ${verdict(noSdk.median, GOALS.noSdk)}. Client CPU per cycle, (b) − (a): ${cpuExtra('default', 'metrics-off')}.`,
+      `SDK overhead, (c) ÷ (a): ${show(sdk)} → ${overhead(sdk.median)}; goal < 10% (ratio ≥ ${GOALS.sdk}): ${verdict(sdk.median, GOALS.sdk)}. Client CPU per cycle, (c) − (a): ${cpuExtra('sdk', 'metrics-off')}. The SDK: a MeterProvider of @opentelemetry/sdk-metrics with a PeriodicExportingMetricReader collecting every 1 s into an exporter that counts the acquire histogram and drops the rest (no serialisation, no network); its last collection counted ${sdkTotals?.acquires ?? '?'} acquires of ${sdkTotals?.totalCycles ?? '?'} cycles (warm-up included) in ${sdkTotals?.exports ?? '?'} collections. Collections also run between its bursts, so their cost is only partly inside the timed bursts (a collection of these few instruments takes well under a millisecond).`,
       ...(tls
         ? [
-            `TLS ÷ plain, (d) ÷ (b): ${range(tls)} → ${overhead(tls.median)} slower. ${negotiated ?? ''} with a client certificate (spec/support/tls-certs.ts: 2048-bit RSA keys), the handshake outside the timed window (one session per run).`,
+            `TLS ÷ plain, (d) ÷ (b): ${show(tls)} → ${overhead(tls.median)} slower; client CPU per cycle, (d) − (b): ${cpuExtra('tls', 'default')}. ${negotiated ?? ''} with a client certificate (spec/support/tls-certs.ts: 2048-bit RSA keys, \`ssl.clientAuth=need\`); the handshake is outside the bursts (one session per worker).`,
           ]
         : []),
-      `All variants against one standalone ZooKeeper the figure starts itself (\`startStandalone({ tls })\`: NettyServerCnxnFactory for both ports, which TLS needs; figure 1's server is plain NIO, so its numbers differ), measured RTT (plain, exists round trip, median) ${fmt(rttMs, 2)} ms.`,
+      `All variants against one standalone ZooKeeper the figure starts itself with a plain and a TLS port (\`startStandalone({ tls })\`: NettyServerCnxnFactory serves both, which TLS needs; figure 1's server is NIO, so compare within this figure); measured RTT (plain, exists round trip, median) ${fmt(rttMs, 2)} ms.`,
     );
     return {
       title: 'Transport and metrics overhead (uncontended acquire + release)',
@@ -197,16 +223,20 @@ export const transport: Figure = async (ctx: BenchContext) => {
       notes,
       data: {
         rounds,
-        seconds,
+        burstMs,
+        warmupMs,
         rttMs,
         tls: negotiated ?? null,
-        samples,
-        medians: Object.fromEntries(variants.map((v) => [v, medianOf(v)])),
+        bursts,
+        totals,
+        cyclesPerSecond: Object.fromEntries(variants.map((v) => [v, pooled(v)])),
+        cpuMicrosPerCycle: Object.fromEntries(variants.map((v) => [v, cpuPerCycle(v)])),
         ratios: { noSdkOverBaseline: noSdk, sdkOverBaseline: sdk, tlsOverPlain: tls ?? null },
         goals: GOALS,
       },
     };
   } finally {
+    await Promise.all([...workers.values()].map((child) => child.finish(5_000)));
     await zk?.close();
     await rm(dir, { recursive: true, force: true });
   }
