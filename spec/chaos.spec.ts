@@ -63,35 +63,33 @@ describe('chaos checker', () => {
     );
   });
 
-  it("timestamps stay causal when a worker's performance.timeOrigin is off (+6 ms): one shared clock", async () => {
+  it("timestamps stay causal when a worker's performance.timeOrigin is off (+30 ms): one shared clock", async () => {
     // Two processes that timestamp as chaos workers do hand a lock back and forth through this process
     // (each stamp is asked for after the previous one arrived, so true time only grows). One has its
-    // timeOrigin skewed by +6 ms, as about 1% of processes started on a loaded machine do (issue 10).
+    // timeOrigin skewed by +30 ms, as about 1% of processes started on a loaded machine are by 10-30 ms
+    // (issue 10; 30 ms so that handoffs through this process, slow on a loaded machine, stay shorter).
     const env = { ...process.env, [CLOCK_OFFSET_ENV]: String(clockOffset()) };
     const probes: ClockProbe[] = [];
     try {
-      // The skewed process must be off by the knob's 6 ms and little else: on a loaded machine its
+      // The skewed process must be off by the knob's 30 ms and little else: on a loaded machine its
       // own timeOrigin may add a few ms of its own; take a fresh process then.
       let skewed: ClockProbe | undefined;
       for (let attempt = 0; attempt < 3 && !skewed; attempt += 1) {
-        const candidate = new ClockProbe({ ...env, [TIME_ORIGIN_SKEW_ENV]: '6' });
+        const candidate = new ClockProbe({ ...env, [TIME_ORIGIN_SKEW_ENV]: '30' });
         probes.push(candidate);
         const error = (await candidate.hello).timeOriginError.vsSharedClockMs;
-        if (error > 4 && error < 8) skewed = candidate;
+        if (error > 20 && error < 40) skewed = candidate;
       }
-      assert.ok(skewed, 'no process whose timeOrigin the knob put 6 ms off (within 2 ms) in 3 tries');
+      assert.ok(skewed, 'no process whose timeOrigin the knob put 30 ms off (within 10 ms) in 3 tries');
       // The control must itself have a good timeOrigin (1% do not): take a fresh process if not.
       let control: ClockProbe | undefined;
       for (let attempt = 0; attempt < 3 && !control; attempt += 1) {
         const candidate = new ClockProbe({ ...env, [TIME_ORIGIN_SKEW_ENV]: '0' });
         probes.push(candidate);
-        if (Math.abs((await candidate.hello).timeOriginError.vsSharedClockMs) < 1) control = candidate;
+        if (Math.abs((await candidate.hello).timeOriginError.vsSharedClockMs) < 5) control = candidate;
       }
-      assert.ok(control, 'no control process with a timeOrigin within 1 ms in 3 tries');
-      const skewedHello = await skewed.hello;
-      assert.equal(skewedHello.skewMs, 6);
-      const knob = skewedHello.timeOriginError.vsSharedClockMs;
-      assert.ok(knob > 4 && knob < 8, `the knob skews timeOrigin-based time by ~6 ms, measured ${knob}`);
+      assert.ok(control, 'no control process with a timeOrigin within 5 ms in 3 tries');
+      assert.equal((await skewed.hello).skewMs, 30);
 
       const shared: Interval[] = [];
       const legacy: Interval[] = [];
