@@ -25,7 +25,10 @@ describe('node-zookeeper-client hazards', () => {
 
   it('an error code the client does not know (QUOTA_EXCEEDED) is a typed error, not a process crash', async (t) => {
     if (zk.external) return t.skip('external ZooKeeper');
-    await coordinator.ensurePath('/quota');
+    // The lock path exists before the quota is set: the server checks quotas when it prepares a
+    // request, against the nodes it has applied, so a create of the path pipelined with the lock
+    // node's create (a removed lock path) could let the lock node slip past the limit.
+    await coordinator.ensurePath('/quota/lock');
     // A hard limit of 2 nodes under /quota (itself and /quota/lock): our lock node exceeds it.
     // Asynchronously: a spawnSync would block the event loop for the JVM's start, on a loaded
     // machine longer than S/2, and the watchdog would then suspend the session under the test.
