@@ -42,10 +42,7 @@ describe('examples/metrics.ts', () => {
       assert.match(text, /# TYPE zk_leader_selector_lock_acquire_duration histogram/);
       assert.match(text, /zk_leader_selector_leader_terms(_total)?\{[^}]*\} 1/);
       assert.match(text, /zk_leader_selector_session_state\{[^}]*session_state="connected"[^}]*\} 1/);
-      assert.match(
-        text,
-        /zk_leader_selector_request_duration_count\{[^}]*zookeeper_operation="create"/,
-      );
+      assert.match(text, /zk_leader_selector_request_duration_count\{[^}]*zookeeper_operation="create"/);
       const health = await fetch(`${base}/healthz`);
       assert.equal(health.status, 200);
       const status = (await health.json()) as {
