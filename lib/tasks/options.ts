@@ -44,7 +44,7 @@ export interface TaskGroupOptions {
   acl?: AclEntry[];
 }
 
-/** Options after validation, with defaults. @internal */
+/** Options after validation, with defaults. */
 export interface ResolvedTaskGroupOptions {
   path: string;
   id: string;

@@ -25,7 +25,7 @@ import {
   type ResolvedTaskGroupOptions,
   type TaskGroupOptions,
 } from './options.js';
-import { TaskSlot, type SlotHost } from './task-slot.js';
+import { TaskSlot } from './task-slot.js';
 import type { TaskGroupEvents, TaskGroupState } from './events.js';
 
 export type { RebalanceInfo, TaskGroupEvents, TaskGroupState, TaskStopReason } from './events.js';
@@ -34,7 +34,7 @@ const log = logger('tasks');
 
 const GIFT_TTL_MS = 5_000;
 
-export class TaskGroup extends EventEmitter<TaskGroupEvents> implements SlotHost {
+export class TaskGroup extends EventEmitter<TaskGroupEvents> {
   readonly path: string;
   readonly id: string;
   private readonly options: ResolvedTaskGroupOptions;
