@@ -100,6 +100,9 @@ describe('chaos checker', () => {
           ['control', control],
         ] as const) {
           const open = await probe.stamp();
+          // Each hold lasts longer than the skew: then every handoff out of the skewed process
+          // overlaps on the old clock, whatever the handoff's own latency (a phase-free check).
+          await new Promise((resolve) => setTimeout(resolve, 40));
           const close = await probe.stamp();
           stamps.push(open.shared, close.shared);
           shared.push(interval(who, open.shared, close.shared));
