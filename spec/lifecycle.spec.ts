@@ -170,7 +170,11 @@ describe('leadership lifecycle (standalone)', () => {
       proxy.restore();
       await waitFor(() => coordinator.state === 'connected', { timeoutMs: S });
       assert.equal(coordinator.sessionId, sessionId);
-      assert.equal(strict.considerAsOwned(), true, 'owned again once the same session answers');
+      // Owned again once the same session answers and a check sent after the suspension found the node.
+      await waitFor(() => strict.considerAsOwned(), {
+        timeoutMs: S,
+        message: 'not owned again after the reconnect',
+      });
       await strict.release();
       await lease.release();
     } finally {

@@ -243,8 +243,14 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
     if (acquisition.status !== 'held' || !acquisition.verifiedOk) return false;
     const session = acquisition.node.session;
     if (session.ended || this.coordinator.session !== session) return false;
-    // 'strict': a suspension is treated as loss until the same session answers again.
-    if (policy === 'strict' && this.coordinator.state === 'suspended') return false;
+    // 'strict': a suspension is treated as loss until the same session answers again and a check
+    // sent after the suspension found our node (a session closed by someone else while we were
+    // away fails that check).
+    if (
+      policy === 'strict' &&
+      (this.coordinator.state === 'suspended' || acquisition.checkedAt < this.coordinator.lastSuspendedAt)
+    )
+      return false;
     return monotonicNow() < this.coordinator.leaseDeadline(session);
   }
 

@@ -43,9 +43,16 @@ export class VerificationBatch {
   /** Sessions whose 'ended' we listen to (one listener per session, not per lock). */
   private readonly sessions = new Set<ZkSession>();
   private closed: boolean;
+  /** The next flush checks every hold, due or not. */
+  private checkAll = false;
 
   private constructor(private readonly coordinator: Coordinator) {
     this.closed = coordinator.state === 'closed';
+    // Back from a suspension: check every hold at once ('strict' owners wait for that check).
+    coordinator.on('reconnected', () => {
+      this.checkAll = true;
+      if (this.entries.size > 0) this.schedule(monotonicNow());
+    });
     coordinator.once('closed', () => {
       this.closed = true;
       this.stopTimer();
@@ -144,6 +151,8 @@ export class VerificationBatch {
   private async flush(): Promise<void> {
     const urgent = new Map(this.urgent);
     this.urgent.clear();
+    const all = this.checkAll;
+    this.checkAll = false;
     const session = this.coordinator.session;
     const now = monotonicNow();
     // Checked now: every hold that would be overdue before the next tick, so no hold waits
@@ -162,7 +171,8 @@ export class VerificationBatch {
         verifier.markLost(acquisition, 'sessionExpired');
         continue;
       }
-      if (!urgent.has(acquisition) && now + slack < acquisition.checkedAt + verifier.intervalMs) continue;
+      if (!all && !urgent.has(acquisition) && now + slack < acquisition.checkedAt + verifier.intervalMs)
+        continue;
       // The first verification of a hold (or one after a suspicious event) reads our node with
       // a data watch; later ones are existence checks in the multi.
       if (acquisition.watching && acquisition.verifiedOk && !acquisition.verifying) checks.push(acquisition);

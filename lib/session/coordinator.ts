@@ -67,6 +67,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   private started = false;
   /** A first session was established. */
   private everConnected = false;
+  /** Monotonic time of the last suspension ('strict' owners need a check sent after it). @internal */
+  lastSuspendedAt = Number.NEGATIVE_INFINITY;
   private closePromise: Promise<void> | undefined;
   private readonly closeHooks = new Set<() => void>();
   /** Metrics, diagnostics channels and the registries status() reads. @internal */
@@ -268,6 +270,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (this.currentSession !== session || this.stateValue !== 'connected') return;
     log('session %s suspended (%s)', session.sessionId, why);
     this.setState('suspended');
+    this.lastSuspendedAt = monotonicNow();
     this.observability.sessionEvent('suspended', session.sessionId, 'suspended', why);
     this.emit('suspended', { sessionId: session.sessionId ?? '' });
   }
