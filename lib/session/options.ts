@@ -13,7 +13,8 @@ import type { MetricsOptions } from '../ops/metrics.js';
  *   the lease holds and are told to stop `stopWindowMs` before it ends if the session has not
  *   answered again; plain locks stay owned until the lease ends.
  * - `'strict'` (Curator's default behaviour): a suspension ends leaders' terms at once and makes
- *   `considerAsOwned()` false until the same session answers again. For deployments where a
+ *   `considerAsOwned()` false until the same session answers again and a check sent after the
+ *   suspension found the lock node. For deployments where a
  *   session may end other than by timeout (someone else closing it with its password, an
  *   ensemble whose data is wiped).
  */
