@@ -11,7 +11,7 @@ import {
   ZooKeeperError,
 } from '../errors.js';
 import type { Coordinator } from '../session/coordinator.js';
-import { delay } from '../util/abort.js';
+import { delay, throwIfAborted } from '../util/abort.js';
 import { backoffDelay } from '../util/backoff.js';
 import { monotonicNow } from '../util/clock.js';
 import { logger } from '../util/log.js';
@@ -74,7 +74,7 @@ export class LockInternals {
     let own: HeldNode | undefined;
     try {
       for (;;) {
-        if (options.signal?.aborted) throw new AbortError('acquire() was aborted', options.signal.reason);
+        throwIfAborted(options.signal, 'acquire()');
         let children: string[] | undefined;
         if (!own) {
           const created = await this.createNode(options);
@@ -112,7 +112,7 @@ export class LockInternals {
         }
         if (index < this.maxLeases) {
           // An abort that came while we created or listed wins: the catch below deletes our node.
-          if (options.signal?.aborted) throw new AbortError('acquire() was aborted', options.signal.reason);
+          throwIfAborted(options.signal, 'acquire()');
           return own;
         }
         if (monotonicNow() >= options.deadline) return await this.giveUp(own);
@@ -219,7 +219,7 @@ export class LockInternals {
   ): Promise<{ node: HeldNode; children: string[] | undefined } | undefined> {
     const path = childPath(this.lockPath, prefix);
     for (let attempt = 0; ; attempt += 1) {
-      if (options.signal?.aborted) throw new AbortError('acquire() was aborted', options.signal.reason);
+      throwIfAborted(options.signal, 'acquire()');
       let session: ZkSession;
       try {
         session = await this.coordinator.connectedSession('acquire()', {
@@ -236,7 +236,7 @@ export class LockInternals {
         throw error;
       }
       // The wait for a session may have outlasted an abort: nothing may be created after it.
-      if (options.signal?.aborted) throw new AbortError('acquire() was aborted', options.signal.reason);
+      throwIfAborted(options.signal, 'acquire()');
       if (state.mayExist) {
         const recovered = await this.recoverCreated(session, prefix).catch((error: unknown) => {
           if (isConnectionProblem(error)) return 'retry' as const;
