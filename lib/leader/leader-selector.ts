@@ -286,11 +286,9 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
    * window left: a silent partition ends it stopWindowMs before the deadline it was shown.
    */
   private termOwned(acquisition: Acquisition, policy: ConnectionLossPolicy): boolean {
-    const coordinator = this.lock.coordinatorRef;
     return (
       this.lock.isOwnedNow(acquisition, policy) &&
-      monotonicNow() <
-        coordinator.leaseDeadline(acquisition.node.session) - coordinator.stopWindowMs(this.stopWindowMs)
+      monotonicNow() < this.lock.coordinatorRef.stopPoint(acquisition.node.session, this.stopWindowMs)
     );
   }
 
@@ -385,10 +383,7 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
     // Re-armed until the stop point: answered requests keep moving the deadline.
     const armDeadline = (): void => {
       if (control.shouldStop()) return;
-      const remaining =
-        coordinator.leaseDeadline(acquisition.node.session) -
-        coordinator.stopWindowMs(this.stopWindowMs) -
-        monotonicNow();
+      const remaining = coordinator.stopPoint(acquisition.node.session, this.stopWindowMs) - monotonicNow();
       deadlineTimer = setTimeout(armDeadline, Math.max(1, Math.min(remaining + 1, 2 ** 31 - 1)));
     };
     armDeadline();

@@ -148,11 +148,15 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   }
 
   /**
-   * The stop window for the current session, with a recipe's own `stopWindowMs` if given.
-   * @internal
+   * Monotonic instant at which terms of `session` stop: its lease deadline minus the stop window
+   * (a recipe's own `stopWindowMs` if given). -Infinity once the session ended. @internal
    */
-  stopWindowMs(override?: number): number {
-    return this.timingFor(this.sessionTimeoutMs, override ?? this.options.stopWindowMs).stopWindowMs;
+  stopPoint(session: ZkSession, stopWindowMs?: number): number {
+    const window = this.timingFor(
+      this.sessionTimeoutMs,
+      stopWindowMs ?? this.options.stopWindowMs,
+    ).stopWindowMs;
+    return this.leaseDeadline(session) - window;
   }
 
   /** Throws InvalidOptionError unless a stop window leaves room for heartbeats at the requested S. @internal */

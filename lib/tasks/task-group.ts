@@ -184,10 +184,7 @@ export class TaskGroup extends EventEmitter<TaskGroupEvents> {
   /** @internal */
   termHolds(lock: SharedReentrantLock, acquisition: Acquisition): boolean {
     if (!lock.isOwnedNow(acquisition, this.policy)) return false;
-    const stopPoint =
-      this.coordinator.leaseDeadline(acquisition.node.session) -
-      this.coordinator.stopWindowMs(this.options.stopWindowMs);
-    return monotonicNow() < stopPoint;
+    return monotonicNow() < this.coordinator.stopPoint(acquisition.node.session, this.options.stopWindowMs);
   }
 
   /** @internal */
@@ -373,7 +370,7 @@ export class TaskGroup extends EventEmitter<TaskGroupEvents> {
     if (this.stopPointTimer || this.stateValue !== 'running') return;
     const session = this.coordinator.session;
     const stopPoint = session
-      ? this.coordinator.leaseDeadline(session) - this.coordinator.stopWindowMs(this.options.stopWindowMs)
+      ? this.coordinator.stopPoint(session, this.options.stopWindowMs)
       : monotonicNow();
     const inMs = Number.isFinite(stopPoint) ? stopPoint - monotonicNow() + 1 : 1;
     this.stopPointTimer = setTimeout(
