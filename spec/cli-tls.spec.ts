@@ -12,17 +12,11 @@ import type { Snapshot } from '../lib/cli/snapshot.js';
 import { tlsOptions } from '../lib/cli/args.js';
 import { CoordinatorPool } from './support/coordinators.js';
 import { killAllScripts, ScriptProcess, type Finished } from './support/processes.js';
-import { makeTestCertificates, tlsToolsAvailable, type TestCertificates } from './support/tls-certs.js';
-import { ZooKeeperCluster, zooKeeperAvailable } from './support/zookeeper.js';
+import { makeTestCertificates, type TestCertificates } from './support/tls-certs.js';
+import { tlsSpecSkipReason } from './support/tls-skip.js';
+import { ZooKeeperCluster } from './support/zookeeper.js';
 
-const available = zooKeeperAvailable();
-const skip = !available.ok
-  ? available.reason
-  : process.env.ZOOKEEPER_CONNECT_STRING
-    ? 'external ZooKeeper: the TLS tests start their own servers'
-    : !tlsToolsAvailable()
-      ? 'openssl or keytool missing'
-      : false;
+const skip = tlsSpecSkipReason();
 
 const run = (args: string[], env: NodeJS.ProcessEnv): Promise<Finished> =>
   new ScriptProcess('lib/cli/main.ts', args, env).finished();

@@ -14,18 +14,12 @@ import {
 import { CoordinatorPool } from './support/coordinators.js';
 import { FaultProxy } from './support/fault-proxy.js';
 import { killAllScripts, ScriptProcess } from './support/processes.js';
-import { makeTestCertificates, tlsToolsAvailable, type TestCertificates } from './support/tls-certs.js';
+import { makeTestCertificates, type TestCertificates } from './support/tls-certs.js';
+import { tlsSpecSkipReason } from './support/tls-skip.js';
 import { waitFor } from './support/wait.js';
-import { ZooKeeperCluster, zooKeeperAvailable } from './support/zookeeper.js';
+import { ZooKeeperCluster } from './support/zookeeper.js';
 
-const available = zooKeeperAvailable();
-const skip = !available.ok
-  ? available.reason
-  : process.env.ZOOKEEPER_CONNECT_STRING
-    ? 'external ZooKeeper: the TLS tests start their own servers'
-    : !tlsToolsAvailable()
-      ? 'openssl or keytool missing'
-      : false;
+const skip = tlsSpecSkipReason();
 
 let counter = 0;
 const uniquePath = (name: string): string => `/tls-spec/${name}-${process.pid}-${(counter += 1)}`;
