@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from './support/test.js';
 import { Coordinator, ZkLeaderSelectorError, type LeaderLatch, type Lease } from '../lib/index.js';
 import { CoordinatorPool, nextEvent } from './support/coordinators.js';
+import { FaultProxy } from './support/fault-proxy.js';
 import { killSession } from './support/kill-session.js';
 import { settleWithin, waitFor } from './support/wait.js';
 import { ZooKeeperCluster } from './support/zookeeper.js';
@@ -200,6 +201,45 @@ describe('Recipes', () => {
       assert.equal(lease.considerAsOwned(), false, 'the victim no longer owns its lease');
       await rivalLease.release();
     });
+  });
+
+  it("'lease': in a silent freeze the latch leader is told to stop and the lease ends before a rival takes either", async () => {
+    const S = 3000;
+    const proxy = await FaultProxy.start(zk.members[0]!.connectString);
+    try {
+      const frozen = await pool.start({ connectString: proxy.connectString, sessionTimeoutMs: S });
+      const rival = await pool.start({ connectString: zk.connectString, sessionTimeoutMs: S });
+      const latchPath = uniquePath('freeze-latch');
+      const semaphorePath = uniquePath('freeze-semaphore');
+      const leader = frozen.createLeaderLatch(latchPath, { id: 'frozen' });
+      await leader.start();
+      assert.equal(await leader.await(5000), true);
+      const lease = await frozen.createSemaphore(semaphorePath, { maxLeases: 1 }).acquire(2000);
+      assert.ok(lease?.considerAsOwned());
+      assert.ok(lease);
+      let stoppedAt = 0;
+      leader.signal.addEventListener('abort', () => (stoppedAt = performance.now()));
+      const rivalLatch = rival.createLeaderLatch(latchPath, { id: 'rival' });
+      let rivalLeadAt = 0;
+      rivalLatch.on('isLeader', () => (rivalLeadAt ||= performance.now()));
+      await rivalLatch.start();
+      await waitFor(async () => (await rivalLatch.participants()).length === 2);
+      const rivalLease = rival.createSemaphore(semaphorePath, { maxLeases: 1 }).acquire(6 * S);
+      proxy.freeze();
+      assert.equal(await rivalLatch.await(6 * S), true, 'the rival leads once the session expired');
+      assert.ok(stoppedAt > 0 && stoppedAt < rivalLeadAt, `stopped ${stoppedAt}, rival led ${rivalLeadAt}`);
+      assert.equal(leader.hasLeadership(), false);
+      const taken = await rivalLease;
+      assert.ok(taken, 'the rival gets the lease once the session expired');
+      assert.equal(lease.considerAsOwned(), false, 'the frozen lease is not owned when the rival has it');
+      assert.equal(lease.ownershipDeadline(), 0);
+      proxy.restore();
+      await taken.release();
+      await Promise.all([leader.close(), rivalLatch.close()]);
+    } finally {
+      proxy.restore();
+      await proxy.close();
+    }
   });
 
   describe('LeaderLatch', () => {
