@@ -7,7 +7,8 @@ import {
   type TaskGroup,
   type TaskGroupOptions,
 } from '../lib/index.js';
-import { CoordinatorPool } from './support/coordinators.js';
+import { CoordinatorPool, nextEvent } from './support/coordinators.js';
+import { FaultProxy } from './support/fault-proxy.js';
 import { ScriptProcess } from './support/processes.js';
 import { waitFor } from './support/wait.js';
 import { ZooKeeperCluster } from './support/zookeeper.js';
@@ -23,6 +24,7 @@ const taskNames = (n: number): string[] =>
  */
 class Fleet {
   readonly members = new Map<string, TaskGroup>();
+  readonly coordinators = new Map<string, Coordinator>();
   readonly inside = new Map<string, number>();
   readonly lastOwner = new Map<string, string>();
   overlaps = 0;
@@ -39,11 +41,10 @@ class Fleet {
   async add(
     id: string,
     options: Partial<TaskGroupOptions> & Pick<TaskGroupOptions, 'tasks'>,
+    connectString = this.connectString,
   ): Promise<TaskGroup> {
-    const coordinator = await this.pool.start({
-      connectString: this.connectString,
-      sessionTimeoutMs: this.sessionTimeoutMs,
-    });
+    const coordinator = await this.pool.start({ connectString, sessionTimeoutMs: this.sessionTimeoutMs });
+    this.coordinators.set(id, coordinator);
     const group = coordinator.createTaskGroup(this.path, {
       id,
       minimumWorkTimeMs: 0,
@@ -239,6 +240,49 @@ describe('TaskGroup', () => {
       assert.equal(fleet.overlaps, 0);
     } finally {
       child.child.kill('SIGKILL');
+    }
+  });
+
+  it('a member stopping through a lost connection still leaves: the other takes every task within a handoff', async () => {
+    // Stop-liveness: b is at its share and queued for nothing; a stops while its connection is
+    // silently frozen, so the delete of its member node is lost with the connection (the lock nodes
+    // are deleted again after the reconnect). While a's member node stays, b counts a's last
+    // published state: a's tasks look owned and b never contends for them.
+    const S = 4000;
+    const proxy = await FaultProxy.start(zk.members[0]!.connectString);
+    try {
+      const path = uniquePath('stop-lost');
+      const fleet = new Fleet(pool, zk.connectString, path, S);
+      const tasks = taskNames(6);
+      const a = await fleet.add('a', { tasks }, proxy.connectString);
+      const b = await fleet.add('b', { tasks });
+      await waitFor(() => fleet.balanced(6, 3, 3), {
+        timeoutMs: 20_000,
+        message: () => JSON.stringify(fleet.counts()),
+      });
+      const coordinator = fleet.coordinators.get('a')!;
+      const suspended = nextEvent(coordinator, 'suspended', 2 * S);
+      proxy.freeze();
+      const stopping = a.stop();
+      await suspended; // the member node's delete was lost with the dropped connection
+      proxy.restore();
+      await stopping; // the lock nodes' deletes are retried: stop() resolves once they are gone
+      fleet.members.delete('a');
+      const stoppedAt = Date.now();
+      await waitFor(() => b.ownedTasks().length === 6, {
+        timeoutMs: S,
+        intervalMs: 10,
+        message: () => `b owns ${b.ownedTasks().join() || 'nothing'} ${S} ms after a stopped`,
+      });
+      process.stdout.write(
+        `# stop through a lost connection: b owns all 6 tasks ${Date.now() - stoppedAt} ms after a stopped\n`,
+      );
+      assert.equal(coordinator.state, 'connected'); // a's session lives on: nothing expired
+      await fleet.stopAll();
+      assert.equal(fleet.overlaps, 0);
+    } finally {
+      proxy.restore();
+      await proxy.close();
     }
   });
 

@@ -5,7 +5,7 @@
  * while nothing changes. A new session registers again and lists again.
  */
 import { EventEmitter } from 'eventemitter3';
-import { InvalidOptionError, ZooKeeperError } from '../errors.js';
+import { ConnectionLossError, InvalidOptionError, RequestTimeoutError, ZooKeeperError } from '../errors.js';
 import type { Coordinator } from '../session/coordinator.js';
 import { delay } from '../util/abort.js';
 import { backoffDelay } from '../util/backoff.js';
@@ -18,6 +18,9 @@ import type { MemberState } from './balancer.js';
 const log = logger('tasks');
 
 const EMPTY: MemberState = { owned: [], wants: [] };
+
+/** Leaving retries a lost delete of the member node like a lock node's (about 45 s at most). */
+const LEAVE_RETRY = { baseDelayMs: 50, maxDelayMs: 1000, maxRetries: 50 };
 
 export interface MembershipEvents {
   /** The view changed (a member joined, left, or published a new state), or we registered. */
@@ -46,6 +49,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
   ready = false;
   private session: ZkSession | undefined;
   private registered = false;
+  /** A create of our node was sent in this session and may have been applied. */
+  private createSent = false;
   private stopped = false;
   private published: MemberState = EMPTY;
   private written: string | undefined;
@@ -88,7 +93,12 @@ export class Membership extends EventEmitter<MembershipEvents> {
     void this.write();
   }
 
-  /** Deletes our node (bounded), stops watching. Idempotent. */
+  /**
+   * Deletes our node and stops watching. Idempotent. The delete is retried through connection
+   * loss while the session lives (Curator's guaranteed delete): a member node left behind would
+   * keep counting as a member whose last published tasks look owned, and nobody would take them.
+   * Also sent when a create was sent but not answered: the server applies that create first.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -97,13 +107,24 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.coordinator.off('connected', this.onConnected);
     this.coordinator.off('reconnected', this.onReconnected);
     const session = this.session;
-    if (!session || session.ended || !this.registered) return;
+    const ours = this.registered || this.createSent;
     this.registered = false;
-    try {
-      await session.remove(this.nodePath, -1, { timeoutMs: this.coordinator.timing.requestTimeoutMs });
-    } catch (error) {
-      // Gone already, or the session is: the server deletes the node with it.
-      log('%s: removing the member node failed: %s', this.nodePath, (error as Error).message);
+    if (session && ours) await this.leave(session);
+  }
+
+  private async leave(session: ZkSession): Promise<void> {
+    for (let attempt = 0; attempt <= LEAVE_RETRY.maxRetries && !session.ended; attempt += 1) {
+      try {
+        await session.remove(this.nodePath, -1, { timeoutMs: this.coordinator.timing.requestTimeoutMs });
+        return;
+      } catch (error) {
+        if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE) return;
+        log('%s: removing the member node failed: %s', this.nodePath, (error as Error).message);
+        // The session's end (or the coordinator's close) deletes it; other errors will not pass.
+        const lost = error instanceof ConnectionLossError || error instanceof RequestTimeoutError;
+        if (!lost || session.ended || this.coordinator.state === 'closed') return;
+        await delay(backoffDelay(LEAVE_RETRY, attempt));
+      }
     }
   }
 
@@ -112,6 +133,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (this.stopped || !session || session === this.session) return;
     this.session = session;
     this.registered = false;
+    this.createSent = false;
     this.ready = false;
     this.written = undefined;
     this.others.clear();
@@ -128,6 +150,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
         await this.coordinator.ensurePath(this.membersPath, native.ACL.OPEN_ACL_UNSAFE, {
           signal: this.abort.signal,
         });
+        if (!this.current(session)) return; // stopped meanwhile: no node after the leave
+        this.createSent = true;
         await session.create(
           this.nodePath,
           Buffer.from(JSON.stringify(this.published)),
@@ -141,6 +165,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
         if (!this.current(session)) return;
         if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NODE_EXISTS) {
           if (await this.ownNode(session)) break;
+          this.createSent = false; // the node is another session's: leaving must not delete it
           // Another session holds our id: a restart before the old session expired, or a duplicate id.
           this.emit(
             'error',
