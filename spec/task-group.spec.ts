@@ -286,6 +286,25 @@ describe('TaskGroup', () => {
     }
   });
 
+  it('start() and stop() at once leave no member node behind (it would count as a member owning nothing)', async () => {
+    const path = uniquePath('start-stop');
+    const fleet = new Fleet(pool, zk.connectString, path);
+    const tasks = taskNames(4);
+    for (let round = 0; round < 5; round += 1) {
+      const ghost = await fleet.add(`ghost-${round}`, { tasks });
+      await ghost.stop();
+      fleet.members.delete(`ghost-${round}`);
+    }
+    const b = await fleet.add('b', { tasks });
+    await waitFor(() => b.ownedTasks().length === 4, {
+      timeoutMs: 5_000,
+      message: () => `b owns ${b.ownedTasks().join()}`,
+    });
+    const members = await plain.session!.getChildren(`${path}/_members`, { timeoutMs: 5_000 });
+    assert.deepEqual(members, ['b']);
+    await fleet.stopAll();
+  });
+
   it('the task list changes on one member: it runs what only it knows, drops what it no longer knows', async () => {
     const fleet = new Fleet(pool, zk.connectString, uniquePath('list'));
     let aTasks = taskNames(10);
