@@ -1,7 +1,8 @@
 /**
- * The create / sort / watch loop of the lock recipe, written once (after Curator's
- * LockInternals). Parameterised by `maxLeases` (how many contenders at the head hold it), so a
- * semaphore or the write side of a read-write lock is a parameter, not a copy.
+ * The create / sort / watch loop, written once for every recipe (after Curator's LockInternals).
+ * A LockDriver (lock-driver.ts) says how nodes are named, which children take part, who holds
+ * and what a waiter watches: the mutex, both sides of the read-write lock, the semaphore's mutex
+ * and the leader latch are drivers, not copies of this loop.
  */
 import {
   AbortError,
@@ -10,16 +11,24 @@ import {
   SessionExpiredError,
   ZooKeeperError,
 } from '../errors.js';
-import type { Coordinator } from '../session/coordinator.js';
+import type { CoordinatorCore } from '../session/coordinator-core.js';
 import { delay, throwIfAborted } from '../util/abort.js';
 import { backoffDelay } from '../util/backoff.js';
 import { monotonicNow } from '../util/clock.js';
 import { logger } from '../util/log.js';
 import { childPath, parentOf } from '../util/paths.js';
-import { native, ZK_CODES, type NativeACL, type NativeEvent } from '../zk/native.js';
+import { native, ZK_CODES, type NativeACL } from '../zk/native.js';
 import type { ZkSession } from '../zk/zk-session.js';
-import { findByPrefix, newNodePrefix, sortContenders, type ContenderNode } from './contenders.js';
+import {
+  findByPrefix,
+  MUTEX_DRIVER,
+  newNodePrefix,
+  sortContenders,
+  type ContenderNode,
+  type LockDriver,
+} from './lock-driver.js';
 import { ensureParent, PathReaper } from './path-reaper.js';
+import { waitForChange } from './wait-for-change.js';
 
 const log = logger('lock');
 
@@ -38,8 +47,6 @@ export interface AttemptOptions {
   signal?: AbortSignal | undefined;
 }
 
-type WaitOutcome = 'deleted' | 'changed' | 'gone' | 'retry' | 'timeout' | 'aborted' | 'session-ended';
-
 function isConnectionProblem(error: unknown): boolean {
   return error instanceof ConnectionLossError || error instanceof RequestTimeoutError;
 }
@@ -55,11 +62,11 @@ export class LockInternals {
   pathKnown = false;
 
   constructor(
-    private readonly coordinator: Coordinator,
+    private readonly coordinator: CoordinatorCore,
     readonly lockPath: string,
     private readonly data: Buffer,
     private readonly acl: NativeACL[],
-    private readonly maxLeases = 1,
+    readonly driver: LockDriver = MUTEX_DRIVER,
   ) {}
 
   private get requestTimeoutMs(): number {
@@ -102,7 +109,7 @@ export class LockInternals {
             throw error;
           }
         }
-        const contenders = sortContenders(children);
+        const contenders = sortContenders(this.driver, children);
         const index = contenders.findIndex((c) => c.name === own?.nodeName);
         if (index === -1) {
           // Our node was deleted behind our back (or our session expired): create a new one.
@@ -110,23 +117,27 @@ export class LockInternals {
           own = undefined;
           continue;
         }
-        if (index < this.maxLeases) {
+        const verdict = this.driver.verdict(contenders, index, children.length);
+        if (verdict.holds) {
           // An abort that came while we created or listed wins: the catch below deletes our node.
           throwIfAborted(options.signal, 'acquire()');
           return own;
         }
         if (monotonicNow() >= options.deadline) return await this.giveUp(own);
-        const predecessor = contenders[index - this.maxLeases] as ContenderNode;
-        const outcome = await this.waitForDeletion(
-          session,
-          childPath(this.lockPath, predecessor.name),
-          options,
-        );
+        const outcome =
+          'watchChildren' in verdict
+            ? await waitForChange(this.coordinator, session, this.lockPath, options, children)
+            : await waitForChange(
+                this.coordinator,
+                session,
+                childPath(this.lockPath, verdict.watch.name),
+                options,
+              );
         switch (outcome) {
           case 'deleted':
-            // Sequence numbers only grow, so nothing can appear ahead of us: if the node we
-            // watched was the first contender, we hold the lock now, without listing again.
-            if (this.maxLeases === 1 && index === 1 && !options.signal?.aborted) return own;
+            // Sequence numbers only grow, so nothing can appear ahead of us: when the driver says
+            // the watched node was all that blocked us, we hold now, without listing again.
+            if ('handoff' in verdict && verdict.handoff && !options.signal?.aborted) return own;
             break;
           case 'timeout':
             return await this.giveUp(own);
@@ -200,7 +211,7 @@ export class LockInternals {
   private async createNode(
     options: AttemptOptions,
   ): Promise<{ node: HeldNode; children: string[] | undefined } | undefined> {
-    const prefix = newNodePrefix();
+    const prefix = newNodePrefix(this.driver);
     const state = { mayExist: false, created: undefined as HeldNode | undefined };
     try {
       return await this.createProtected(prefix, state, options);
@@ -260,10 +271,23 @@ export class LockInternals {
           .create(this.lockPath, Buffer.alloc(0), this.acl, native.CreateMode.PERSISTENT, { timeoutMs })
           .catch(() => undefined);
       }
-      const creating = session.createSequential(path, this.data, this.acl, { timeoutMs });
-      // Same session, so the server answers in order: the listing includes our new node.
-      const listing = session.getChildren(this.lockPath, { timeoutMs });
-      listing.catch(() => undefined);
+      const fixed = this.driver.fixedSequence?.();
+      const creating = fixed
+        ? session.createSequential(
+            path + fixed,
+            this.data,
+            this.acl,
+            { timeoutMs },
+            native.CreateMode.EPHEMERAL,
+          )
+        : session.createSequential(path, this.data, this.acl, { timeoutMs });
+      // Same session, so the server answers in order: the listing includes our new node. Not
+      // sent where the path was just (re)created: see firstEver below.
+      const listing =
+        this.pathKnown || !this.driver.decidedByPredecessors || fixed
+          ? session.getChildren(this.lockPath, { timeoutMs })
+          : undefined;
+      listing?.catch(() => undefined);
       let created: { path: string; czxid: bigint | undefined };
       try {
         created = await creating;
@@ -295,6 +319,13 @@ export class LockInternals {
         const stat = await session.exists(created.path, { timeoutMs });
         state.created.czxid = stat ? stat.czxid.readBigInt64BE(0) : 0n;
       }
+      if (!listing) {
+        // Sequence 0: no child was ever created in this path before ours (the sequence is the
+        // parent's child-change count), so nothing is ahead of us and nothing can get ahead:
+        // the verdict needs no listing. Any other sequence: the loop lists.
+        const firstEver = this.driver.parse(nodeName)?.sequence === 0;
+        return { node: state.created, children: firstEver ? [nodeName] : undefined };
+      }
       const children = await listing.catch(() => undefined);
       return { node: state.created, children };
     }
@@ -307,7 +338,7 @@ export class LockInternals {
    */
   private async recoverCreated(session: ZkSession, prefix: string): Promise<HeldNode | undefined> {
     const timeoutMs = this.requestTimeoutMs;
-    const name = findByPrefix(await this.children(session, timeoutMs), prefix);
+    const name = findByPrefix(this.driver, await this.children(session, timeoutMs), prefix);
     if (!name) return undefined;
     const nodePath = childPath(this.lockPath, name);
     const stat = await session.exists(nodePath, { timeoutMs });
@@ -323,59 +354,11 @@ export class LockInternals {
   private async removeByPrefix(prefix: string): Promise<void> {
     try {
       const session = await this.coordinator.connectedSession('cleanup', {});
-      const name = findByPrefix(await this.children(session, this.requestTimeoutMs), prefix);
+      const name = findByPrefix(this.driver, await this.children(session, this.requestTimeoutMs), prefix);
       if (name) await this.deleteNode(childPath(this.lockPath, name));
     } catch (error) {
       log('%s: cleanup of prefix %s failed: %s', this.lockPath, prefix, (error as Error).message);
     }
-  }
-
-  /**
-   * Waits until the watched predecessor goes away or changes. getData with a watch (as Curator
-   * does) leaves no watch behind when the node is already gone.
-   */
-  private waitForDeletion(session: ZkSession, path: string, options: AttemptOptions): Promise<WaitOutcome> {
-    return new Promise<WaitOutcome>((resolve) => {
-      let done = false;
-      const finish = (outcome: WaitOutcome): void => {
-        if (done) return;
-        done = true;
-        if (timer) clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
-        session.off('ended', onEnded);
-        session.watches.remove(path, watcher);
-        resolve(outcome);
-      };
-      const onAbort = (): void => finish('aborted');
-      const onEnded = (): void => finish('session-ended');
-      const watcher = (event: NativeEvent): void =>
-        finish(event.name === 'NODE_DELETED' ? 'deleted' : 'changed');
-      const remaining = options.deadline - monotonicNow();
-      const timer = Number.isFinite(remaining)
-        ? setTimeout(() => finish('timeout'), Math.max(0, remaining))
-        : undefined;
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      // An abort that came while we listed the children fires no event any more.
-      if (options.signal?.aborted) {
-        finish('aborted');
-        return;
-      }
-      session.once('ended', onEnded);
-      // The session's one native watcher dispatches to ours: a finished wait leaves nothing behind.
-      session.watches.add(path, watcher);
-      session.getData(path, { timeoutMs: this.requestTimeoutMs }, session.watches.native).then(
-        () => undefined,
-        (error: unknown) => {
-          if (isZkCode(error, ZK_CODES.NO_NODE)) finish('gone');
-          else if (error instanceof SessionExpiredError) finish('session-ended');
-          else {
-            log('%s: watching %s failed: %s', this.lockPath, path, (error as Error).message);
-            // Connection problems: list again once the connection is back.
-            void this.coordinator.nextStateChange(AbortSignal.timeout(250)).then(() => finish('retry'));
-          }
-        },
-      );
-    });
   }
 
   /** Children of the lock path; none when the path does not exist yet. */
@@ -388,7 +371,7 @@ export class LockInternals {
 
   /** Contenders in lock order. */
   async contenders(session: ZkSession, timeoutMs = this.requestTimeoutMs): Promise<ContenderNode[]> {
-    return sortContenders(await this.children(session, timeoutMs));
+    return sortContenders(this.driver, await this.children(session, timeoutMs));
   }
 
   /**
