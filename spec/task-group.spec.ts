@@ -7,91 +7,11 @@ import {
   type TaskGroup,
   type TaskGroupOptions,
 } from '../lib/index.js';
-import { CoordinatorPool, nextEvent } from './support/coordinators.js';
-import { FaultProxy } from './support/fault-proxy.js';
+import { CoordinatorPool } from './support/coordinators.js';
 import { ScriptProcess } from './support/processes.js';
+import { Fleet, taskNames, uniquePath } from './support/task-fleet.js';
 import { waitFor } from './support/wait.js';
 import { ZooKeeperCluster } from './support/zookeeper.js';
-
-let counter = 0;
-const uniquePath = (name: string): string => `/task-group-spec/${name}-${process.pid}-${(counter += 1)}`;
-const taskNames = (n: number): string[] =>
-  Array.from({ length: n }, (_, i) => `t${String(i).padStart(2, '0')}`);
-
-/**
- * Members of one group in this process, one coordinator each. Tracks, per task, how many run
- * callbacks are inside at once (any overlap is a violation) and how often a task changed owner.
- */
-class Fleet {
-  readonly members = new Map<string, TaskGroup>();
-  readonly coordinators = new Map<string, Coordinator>();
-  readonly inside = new Map<string, number>();
-  readonly lastOwner = new Map<string, string>();
-  overlaps = 0;
-  moves = 0;
-  readonly startedAt = new Map<string, number>();
-
-  constructor(
-    private readonly pool: CoordinatorPool,
-    private readonly connectString: string,
-    readonly path: string,
-    private readonly sessionTimeoutMs = 10_000,
-  ) {}
-
-  async add(
-    id: string,
-    options: Partial<TaskGroupOptions> & Pick<TaskGroupOptions, 'tasks'>,
-    connectString = this.connectString,
-  ): Promise<TaskGroup> {
-    const coordinator = await this.pool.start({ connectString, sessionTimeoutMs: this.sessionTimeoutMs });
-    this.coordinators.set(id, coordinator);
-    const group = coordinator.createTaskGroup(this.path, {
-      id,
-      minimumWorkTimeMs: 0,
-      run: async (task, control) => {
-        const now = (this.inside.get(task) ?? 0) + 1;
-        this.inside.set(task, now);
-        if (now > 1) this.overlaps += 1;
-        this.startedAt.set(task, Date.now());
-        const previous = this.lastOwner.get(task);
-        if (previous !== undefined && previous !== id) this.moves += 1;
-        this.lastOwner.set(task, id);
-        try {
-          await control.waitUntilShouldStop(3_600_000);
-        } finally {
-          this.inside.set(task, (this.inside.get(task) ?? 1) - 1);
-        }
-      },
-      ...options,
-    });
-    group.on('error', (error) => process.stdout.write(`# ${id}: ${String(error)}\n`));
-    this.members.set(id, group);
-    group.start();
-    return group;
-  }
-
-  counts(): Record<string, number> {
-    return Object.fromEntries([...this.members].map(([id, g]) => [id, g.ownedTasks().length]));
-  }
-
-  /** Tasks owned by some member here (each counted once; a duplicate would be an overlap). */
-  ownedUnion(): Set<string> {
-    return new Set([...this.members.values()].flatMap((g) => g.ownedTasks()));
-  }
-
-  balanced(tasks: number, lower: number, upper: number, extra = 0): boolean {
-    const counts = Object.values(this.counts());
-    return (
-      counts.reduce((a, b) => a + b, 0) + extra === tasks &&
-      this.ownedUnion().size + extra === tasks &&
-      counts.every((c) => c >= lower && c <= upper)
-    );
-  }
-
-  async stopAll(): Promise<void> {
-    await Promise.all([...this.members.values()].map((g) => g.stop()));
-  }
-}
 
 describe('TaskGroup', () => {
   let zk: ZooKeeperCluster;
@@ -241,68 +161,6 @@ describe('TaskGroup', () => {
     } finally {
       child.child.kill('SIGKILL');
     }
-  });
-
-  it('a member stopping through a lost connection still leaves: the other takes every task within a handoff', async () => {
-    // Stop-liveness: b is at its share and queued for nothing; a stops while its connection is
-    // silently frozen, so the delete of its member node is lost with the connection (the lock nodes
-    // are deleted again after the reconnect). While a's member node stays, b counts a's last
-    // published state: a's tasks look owned and b never contends for them.
-    const S = 4000;
-    const proxy = await FaultProxy.start(zk.members[0]!.connectString);
-    try {
-      const path = uniquePath('stop-lost');
-      const fleet = new Fleet(pool, zk.connectString, path, S);
-      const tasks = taskNames(6);
-      const a = await fleet.add('a', { tasks }, proxy.connectString);
-      const b = await fleet.add('b', { tasks });
-      await waitFor(() => fleet.balanced(6, 3, 3), {
-        timeoutMs: 20_000,
-        message: () => JSON.stringify(fleet.counts()),
-      });
-      const coordinator = fleet.coordinators.get('a')!;
-      const suspended = nextEvent(coordinator, 'suspended', 2 * S);
-      proxy.freeze();
-      const stopping = a.stop();
-      await suspended; // the member node's delete was lost with the dropped connection
-      proxy.restore();
-      await stopping; // the lock nodes' deletes are retried: stop() resolves once they are gone
-      fleet.members.delete('a');
-      const stoppedAt = Date.now();
-      await waitFor(() => b.ownedTasks().length === 6, {
-        timeoutMs: S,
-        intervalMs: 10,
-        message: () => `b owns ${b.ownedTasks().join() || 'nothing'} ${S} ms after a stopped`,
-      });
-      process.stdout.write(
-        `# stop through a lost connection: b owns all 6 tasks ${Date.now() - stoppedAt} ms after a stopped\n`,
-      );
-      assert.equal(coordinator.state, 'connected'); // a's session lives on: nothing expired
-      await fleet.stopAll();
-      assert.equal(fleet.overlaps, 0);
-    } finally {
-      proxy.restore();
-      await proxy.close();
-    }
-  });
-
-  it('start() and stop() at once leave no member node behind (it would count as a member owning nothing)', async () => {
-    const path = uniquePath('start-stop');
-    const fleet = new Fleet(pool, zk.connectString, path);
-    const tasks = taskNames(4);
-    for (let round = 0; round < 5; round += 1) {
-      const ghost = await fleet.add(`ghost-${round}`, { tasks });
-      await ghost.stop();
-      fleet.members.delete(`ghost-${round}`);
-    }
-    const b = await fleet.add('b', { tasks });
-    await waitFor(() => b.ownedTasks().length === 4, {
-      timeoutMs: 5_000,
-      message: () => `b owns ${b.ownedTasks().join()}`,
-    });
-    const members = await plain.session!.getChildren(`${path}/_members`, { timeoutMs: 5_000 });
-    assert.deepEqual(members, ['b']);
-    await fleet.stopAll();
   });
 
   it('the task list changes on one member: it runs what only it knows, drops what it no longer knows', async () => {

@@ -21,6 +21,8 @@ const EMPTY: MemberState = { owned: [], wants: [] };
 
 /** Leaving retries a lost delete of the member node like a lock node's (about 45 s at most). */
 const LEAVE_RETRY = { baseDelayMs: 50, maxDelayMs: 1000, maxRetries: 50 };
+/** A failed read (listing, a member's state) is tried again after this backoff, while we run. */
+const REREAD_RETRY = { baseDelayMs: 50, maxDelayMs: 1000, maxRetries: 8 };
 
 export interface MembershipEvents {
   /** The view changed (a member joined, left, or published a new state), or we registered. */
@@ -57,7 +59,19 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private writing = false;
   private readonly abort = new AbortController();
   private readonly onConnected = (): void => this.sessionChanged();
-  private readonly onReconnected = (): void => void this.list();
+  private readonly onReconnected = (): void => {
+    this.relist = true;
+    this.reread();
+  };
+  /**
+   * Members whose last read failed, and whether the last listing failed: a watch is set only by a
+   * read that was answered, so until read again we would hear of no change there (a stale view:
+   * tasks that look owned or wants no one sees). Read again with backoff, and on reconnection.
+   */
+  private readonly unread = new Set<string>();
+  private relist = false;
+  private rereadTimer: NodeJS.Timeout | undefined;
+  private rereadAttempt = 0;
   /** One watcher function per kind: node-zookeeper-client registers a function once per path. */
   private readonly childWatcher = (event: NativeEvent): void => {
     if (event.name !== 'NODE_CHILDREN_CHANGED' && event.name !== 'NODE_DELETED') return;
@@ -104,6 +118,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.stopped = true;
     this.ready = false;
     this.abort.abort();
+    clearTimeout(this.rereadTimer);
+    this.rereadTimer = undefined;
     this.coordinator.off('connected', this.onConnected);
     this.coordinator.off('reconnected', this.onReconnected);
     const session = this.session;
@@ -137,6 +153,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.ready = false;
     this.written = undefined;
     this.others.clear();
+    this.unread.clear();
+    this.relist = false;
     void this.register(session);
   }
 
@@ -226,14 +244,18 @@ export class Membership extends EventEmitter<MembershipEvents> {
       );
     } catch (error) {
       log('%s: listing failed: %s', this.membersPath, (error as Error).message);
-      return; // reconnected (or the next session) lists again
+      this.relist = true;
+      this.rereadLater();
+      return;
     }
     if (!this.current(session)) return;
+    this.rereadAttempt = 0;
     const present = new Set(children.filter((c) => c !== this.id));
     let changed = !this.ready;
     for (const id of [...this.others.keys()]) {
       if (!present.has(id)) changed = this.others.delete(id) || changed;
     }
+    for (const id of this.unread) if (!present.has(id)) this.unread.delete(id);
     const fetches = [...present].filter((id) => !this.others.has(id)).map((id) => this.fetch(id, false));
     await Promise.all(fetches);
     if (!this.current(session)) return;
@@ -260,11 +282,39 @@ export class Membership extends EventEmitter<MembershipEvents> {
       );
       if (!this.current(session)) return;
       this.others.set(id, parseState(data));
+      this.unread.delete(id);
+      this.rereadAttempt = 0;
     } catch (error) {
-      if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE) this.others.delete(id);
-      else log('%s: reading member %s failed: %s', this.membersPath, id, (error as Error).message);
+      if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE) {
+        this.others.delete(id);
+        this.unread.delete(id);
+      } else {
+        log('%s: reading member %s failed: %s', this.membersPath, id, (error as Error).message);
+        this.unread.add(id);
+        this.rereadLater();
+      }
     }
     if (announce && this.ready) this.emit('changed');
+  }
+
+  private rereadLater(): void {
+    if (this.rereadTimer || this.stopped) return;
+    const inMs = backoffDelay(REREAD_RETRY, Math.min(this.rereadAttempt, REREAD_RETRY.maxRetries));
+    this.rereadAttempt += 1;
+    this.rereadTimer = setTimeout(() => {
+      this.rereadTimer = undefined;
+      this.reread();
+    }, inMs);
+  }
+
+  /** Lists again if the last listing failed, and reads again every member whose read failed. */
+  private reread(): void {
+    if (this.stopped) return;
+    if (this.relist) {
+      this.relist = false;
+      void this.list();
+    }
+    for (const id of [...this.unread]) void this.fetch(id);
   }
 
   private async write(): Promise<void> {
