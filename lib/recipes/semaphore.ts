@@ -4,8 +4,6 @@
  * children are under `leases` waits (still holding the mutex) for them to change; then it lets
  * the mutex go. maxLeases is not stored in ZooKeeper: every client of a path must use the same.
  */
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
 import { InvalidOptionError, ZooKeeperError } from '../errors.js';
 import { Acquisition, type LockLossReason } from '../lock/acquisition.js';
 import { toNativeAcl } from '../lock/acl.js';
@@ -22,6 +20,7 @@ import { logger } from '../util/log.js';
 import { childPath, validatePath } from '../util/paths.js';
 import { ZK_CODES } from '../zk/native.js';
 import { HELD_LEASE_DRIVER, leaseDriver } from './semaphore-drivers.js';
+import { defaultId } from '../util/default-id.js';
 
 const log = logger('semaphore');
 
@@ -74,7 +73,7 @@ export class Semaphore {
       );
     }
     this.maxLeases = maxLeases;
-    this.id = options.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.id = options.id ?? defaultId();
     const { maxLeases: _max, ...lockOptions } = options;
     this.mutex = new SharedReentrantLock(coordinator, childPath(this.path, 'locks'), {
       ...lockOptions,
@@ -125,21 +124,29 @@ export class Semaphore {
     deadline: number,
     signal: AbortSignal | undefined,
   ): Promise<Acquisition | undefined> {
-    const remaining = Math.max(0, deadline - monotonicNow());
-    const mutexHold = await this.mutex.acquireHold(
-      Number.isFinite(remaining) ? { timeoutMs: remaining, signal } : { signal },
-    );
-    if (!mutexHold) return undefined;
     let acquisition: Acquisition | undefined;
-    try {
-      // Holding the mutex: our lease node, then wait until at most maxLeases are out.
-      const node = await this.leases.attempt({ deadline, signal });
-      if (node && this.coordinator.state !== 'closed')
-        acquisition = new Acquisition(this, node, monotonicNow());
-    } finally {
-      await this.mutex.releaseHeld(mutexHold);
+    while (!acquisition) {
+      const remaining = Math.max(0, deadline - monotonicNow());
+      const mutexHold = await this.mutex.acquireHold(
+        Number.isFinite(remaining) ? { timeoutMs: remaining, signal } : { signal },
+      );
+      if (!mutexHold) return undefined;
+      try {
+        // Holding the mutex: our lease node, then wait until at most maxLeases are out.
+        const node = await this.leases.attempt({ deadline, signal });
+        if (!node || this.coordinator.state === 'closed') return undefined;
+        if (node.session === mutexHold.node.session)
+          acquisition = new Acquisition(this, node, monotonicNow());
+        else {
+          // The count was answered on another session than the mutex node's: the mutex may
+          // have been someone else's by then. Give the lease back and count again.
+          log('%s: the session changed while counting leases; trying again', this.path);
+          await this.leases.leave(node);
+        }
+      } finally {
+        await this.mutex.releaseHeld(mutexHold);
+      }
     }
-    if (!acquisition) return undefined;
     const held = acquisition;
     this.verifier.start(held);
     held.untrack = trackHold(this.coordinator.observability, this.leasesPath, held, () =>
