@@ -1,11 +1,13 @@
-// A short chaos run in the suite (issues 5, 10 and 13): 3 worker processes hammer locks and leader
-// selectors and run a task group of 6 tasks on a 3-member ensemble for 40 s under a fixed-seed fault
-// schedule (process pauses included) with one busy loop per core beside them; the checker must find no
-// two owners at once (per lock path and per task), no fencing-token
+// A short chaos run in the suite (issues 5, 10, 13 and 14): 3 worker processes hammer locks and leader
+// selectors, run a task group of 6 tasks, a read-write lock and a semaphore (maxLeases 2) on a 3-member
+// ensemble for 40 s under a fixed-seed fault schedule (process pauses included) with one busy loop per
+// core beside them; the checker must find no two owners at once (per lock path and per task), no
+// writer beside another owner on the read-write lock, no more than maxLeases leases, no fencing-token
 // inversion or mismatch against ZooKeeper's transaction log, no owner still "owned" after a long pause,
 // no orphan node, no crashed worker, and the run must have actually owned things and injected faults of
 // several kinds. Then the checker's own test: a mutant that ignores ownership, paused longer than S while
-// it holds a lock and runs a task, must make the same checker fail, for the lock and for the task.
+// it holds a lock, runs a task, holds a side of the read-write lock and a lease, must make the same
+// checker fail, for each of them.
 // The full tool: `npm run chaos -- --seconds 600 --processes 3 --seed 42 --load`.
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
@@ -16,6 +18,7 @@ import { describe, it } from './support/test.js';
 import { findOverlaps, formatReport, longestUnowned, type Interval } from './chaos/check.js';
 import { ClockProbe } from './chaos/clock-probe.js';
 import { applyPauses } from './chaos/pauses.js';
+import { checkRecipes } from './chaos/recipe-check.js';
 import { checkTokens } from './chaos/tokens.js';
 import type { TxnRecord } from './chaos/txnlog.js';
 import { CLOCK_OFFSET_ENV, clockOffset, TIME_ORIGIN_SKEW_ENV } from './chaos/records.js';
@@ -192,6 +195,53 @@ describe('chaos checker', () => {
     assert.deepEqual(short.violations, []);
   });
 
+  it("recipes: a writer beside another owner's hold is a violation, a downgrade's own read is not; leases beyond maxLeases", () => {
+    const on = (
+      kind: Interval['kind'],
+      who: string,
+      start: number,
+      end: number,
+      lastTrue = end,
+    ): Interval => ({
+      ...interval(who, start, end, lastTrue),
+      path: kind === 'lease' ? '/s' : '/rw',
+      kind,
+    });
+    const meta = {
+      readWriteLock: { path: '/rw', loops: 1 },
+      semaphore: { path: '/s', maxLeases: 2, acquirers: 1 },
+    };
+    const clean = checkRecipes(meta, [
+      on('read', 'a', 0, 10),
+      on('read', 'b', 5, 20), // readers share
+      on('write', 'c', 20, 30),
+      { ...on('read', 'c', 25, 40), downgrade: true }, // c downgrades: its own read beside its write
+      on('read', 'd', 35, 45), // readers after the downgrade share with c's read
+      on('lease', 'x', 0, 10),
+      on('lease', 'y', 5, 20),
+      on('lease', 'x', 10, 20), // back to back with the first: two out, not three
+    ]);
+    assert.deepEqual([clean.report.violations, clean.overlaps], [0, []]);
+    assert.equal(clean.report.readWrite?.peakReaders, 2);
+    assert.equal(clean.report.readWrite?.downgrades, 1);
+    assert.equal(clean.report.semaphore?.peakLeases, 2);
+    const broken = checkRecipes(meta, [
+      on('write', 'a', 0, 10),
+      on('write', 'b', 5, 20), // two writers: hard
+      on('read', 'c', 15, 30), // a reader beside b's write: hard
+      on('write', 'd', 29, 40, 29), // beside c's read only after d's last "owned": soft
+      on('lease', 'x', 0, 10),
+      on('lease', 'y', 0, 10),
+      on('lease', 'z', 5, 20), // a third lease: hard
+      on('lease', 'w', 9, 20, 9), // a fourth, never confirmed owned: soft
+    ]);
+    const rw = broken.report.readWrite!;
+    assert.deepEqual([rw.writeWrite, rw.writeWriteHard, rw.writeRead, rw.writeReadHard], [1, 1, 2, 1]);
+    const sem = broken.report.semaphore!;
+    assert.deepEqual([sem.excess, sem.excessHard, sem.peakLeases], [2, 1, 4]);
+    assert.deepEqual([broken.report.violations, broken.report.hardViolations], [5, 3]);
+  });
+
   it('measures the longest time without an owner', () => {
     assert.equal(
       longestUnowned([interval('a', 10, 20), interval('b', 15, 30), interval('c', 70, 80)], 0, 100),
@@ -233,6 +283,18 @@ describe('chaos: ownership intervals under random faults', { skip }, () => {
         report.tasks.tasks.some((t) => t.owners > 1),
         `no task ever moved:\n${text}`,
       );
+      // Recipes: no writer beside another owner (in totals.overlaps too), no lease beyond maxLeases;
+      // readers shared, writers and downgrades happened, the semaphore was used up to maxLeases.
+      const rw = report.recipes.readWrite;
+      const sem = report.recipes.semaphore;
+      assert.ok(rw && sem, text);
+      assert.equal(rw.writeWrite + rw.writeRead, 0, `a writer beside another owner:\n${text}`);
+      assert.equal(sem.excess, 0, `leases beyond maxLeases:\n${text}`);
+      assert.ok(rw.writes >= 20 && rw.reads >= 20, `too few read-write holds:\n${text}`);
+      assert.ok(rw.downgrades > 0, `no downgrade:\n${text}`);
+      assert.ok(rw.peakReaders > 1, `readers never shared:\n${text}`);
+      assert.ok(sem.leases >= 30, `too few leases:\n${text}`);
+      assert.equal(sem.peakLeases, sem.maxLeases, `the semaphore was never full:\n${text}`);
       assert.ok(report.faults.kinds >= 5, `faults of too few kinds:\n${text}`);
       assert.ok(report.faults.executed.kill > 0, text);
       assert.ok(report.faults.executed['member-stop'] + report.faults.executed['leader-stop'] > 0, text);
@@ -246,7 +308,7 @@ describe('chaos: ownership intervals under random faults', { skip }, () => {
         assert.equal(m.watchCount, 0, `watches left on member ${m.member}:\n${text}`);
       const faults = Object.values(report.faults.executed).reduce((a, b) => a + b, 0);
       process.stdout.write(
-        `# chaos: ${report.totals.intervals} intervals (${report.totals.lockIntervals} lock, ${report.totals.terms} leader, ${report.totals.taskTerms} task terms), ${faults} faults, ${report.totals.overlaps} overlaps; tasks: longest unowned ${Math.round(report.tasks.maxUnownedMs)} ms\n`,
+        `# chaos: ${report.totals.intervals} intervals (${report.totals.lockIntervals} lock, ${report.totals.terms} leader, ${report.totals.taskTerms} task terms, ${rw.writes} write / ${rw.reads} read holds with ${rw.downgrades} downgrades, ${sem.leases} leases), ${faults} faults, ${report.totals.overlaps} overlaps, ${sem.excess} excess leases; peak readers ${rw.peakReaders}, peak leases ${sem.peakLeases}; tasks: longest unowned ${Math.round(report.tasks.maxUnownedMs)} ms\n`,
       );
       keep = false;
     } finally {
@@ -256,14 +318,14 @@ describe('chaos: ownership intervals under random faults', { skip }, () => {
   });
 
   it(
-    'the checker catches a client that ignores ownership through a pause longer than S (mutant)',
+    'the checker catches a client that ignores ownership through a pause longer than S (mutant): locks, tasks, read-write lock, semaphore',
     {
       timeout: 90_000,
     },
     async () => {
-      // Worker 0 never checks ownership and holds each lock and each task's term for 4 S; it is SIGSTOPped
-      // for 1.6 S while it holds a lock and runs a task. Its session expires, rivals take the lock and
-      // the task, and after SIGCONT it still "owns" them.
+      // Worker 0 never checks ownership and holds each lock, task term, read-write lock side and lease
+      // for 4 S; it is SIGSTOPped for 1.6 S while it holds one of each. Its session expires, rivals take
+      // them, and after SIGCONT it still "owns" them.
       const dir = await mkdtemp(join(tmpdir(), 'zk-chaos-mutant-'));
       let keep = true;
       try {
@@ -275,15 +337,24 @@ describe('chaos: ownership intervals under random faults', { skip }, () => {
         const lockHard = report.paths.reduce((n, p) => n + p.hardOverlaps, 0);
         assert.ok(lockHard > 0, `the lock mutant went unnoticed:\n${text}`);
         assert.ok(report.tasks.hardOverlaps > 0, `the task mutant went unnoticed:\n${text}`);
+        const rw = report.recipes.readWrite!;
+        const sem = report.recipes.semaphore!;
+        const rwHard = rw.writeWriteHard + rw.writeReadHard;
+        assert.ok(rwHard > 0, `the read-write lock mutant went unnoticed:\n${text}`);
+        assert.ok(sem.excessHard > 0, `the semaphore mutant went unnoticed:\n${text}`);
         const hard = report.overlaps.filter((o) => o.hard);
         assert.ok(
           hard.every((o) => o.first.w === 0 || o.second.w === 0),
           `a HARD overlap without the mutant:\n${text}`,
         );
+        assert.ok(
+          sem.examples.every((x) => x.lease.w === 0 || x.others.some((o) => o.startsWith('w0.'))),
+          `an excess lease without the mutant:\n${text}`,
+        );
         assert.ok(report.pauses.violations.length > 0, `owned after the pause went unnoticed:\n${text}`);
         assert.equal(report.ok, false, text);
         process.stdout.write(
-          `# mutant caught: ${lockHard} HARD lock overlaps, ${report.tasks.hardOverlaps} HARD task overlaps, ${report.pauses.violations.length} owned after the pause\n`,
+          `# mutant caught: ${lockHard} HARD lock overlaps, ${report.tasks.hardOverlaps} HARD task overlaps, ${rwHard} HARD read-write violations (${rw.writeWriteHard} two writers, ${rw.writeReadHard} writer + reader), ${sem.excessHard} HARD excess leases (peak ${sem.peakLeases}), ${report.pauses.violations.length} owned after the pause\n`,
         );
         keep = false;
       } finally {

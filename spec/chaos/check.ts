@@ -1,91 +1,44 @@
 // The chaos checker: reads a run directory (meta.json, events.jsonl, w<k>-<inc>.jsonl, txns.jsonl) and
 // checks the safety property with two independent oracles:
 // - intervals: per lock path, and per task of the task group (task-check.ts), no two ownership
-//   intervals overlap (timestamps from the run's one shared clock, records.ts);
+//   intervals overlap; on the read-write lock's path no writer beside another owner, on the
+//   semaphore's no more than maxLeases leases (recipe-check.ts); timestamps from the run's one
+//   shared clock (records.ts);
 // - tokens (tokens.ts): per path, fencing tokens increase in grant order, and each is the czxid of the
 //   owner's own node as ZooKeeper's transaction log has it.
 // Process pauses (pauses.ts): an owner's first check after a pause of at least S must say "not owned".
 //   node --import tsx spec/chaos/check.ts <dir> [--json out.json]
 // Exit code 0 when the run is clean, 1 otherwise.
 //
-// Intervals are conservative: a lock interval ends at the first observation of "not owned" (or release
-// start), a leader interval at the first of signal abort / callback return; an interval of a process
-// killed with -9 (or crashed) ends when the orchestrator saw it die. An overlap is "hard" if it remains
-// when each interval instead ends at its last positive ownership check (what the process could act on);
-// otherwise "soft" (it lies in a gap between two samples, e.g. an event-loop stall).
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+// Intervals are conservative; an overlap is "hard" if it remains when each interval ends at its last
+// positive ownership check instead (overlaps.ts). The worker logs are read in worker-logs.ts, silent
+// faults checked in detection.ts, the task group in task-check.ts, the read-write lock and the
+// semaphore (issue 14) in recipe-check.ts.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  emptyStats,
   parseJsonLines,
   type MemberWatches,
   type OrphanNode,
   type RunEvent,
   type RunMeta,
-  type WorkerRecord,
   type WorkerStats,
 } from './records.js';
+import { checkDetection, type DetectionReport } from './detection.js';
 import { applyPauses, type PauseReport, type PauseWindow } from './pauses.js';
 import { formatReport } from './report.js';
 import { countByKind, FAULT_KINDS, type FaultKind } from './schedule.js';
+import { findOverlaps, longestUnowned, type Interval, type Overlap } from './overlaps.js';
+import { checkRecipes, RECIPE_KINDS, type RecipeReport } from './recipe-check.js';
 import { checkTasks, type TaskReport } from './task-check.js';
-import { checkTokens, type TokenReport } from './tokens.js';
+import { readWorkerLogs, type ClockSummary } from './worker-logs.js';
+import { checkTokens, type TokenedInterval, type TokenReport } from './tokens.js';
 import type { TxnRecord } from './txnlog.js';
 
 export { formatReport } from './report.js';
-
-export interface Interval {
-  path: string;
-  kind: 'lock' | 'leader' | 'task';
-  who: string;
-  w: number;
-  inc: number;
-  n: number;
-  start: number;
-  /** Conservative end. */
-  end: number;
-  /** Last positive ownership check (killed/crashed: the death time). */
-  lastTrue: number;
-  reason: string;
-  maxGap: number;
-  term?: number | undefined;
-  token?: string | undefined;
-  /** False when no check after the open said "owned" (a grant that was stale when it arrived). */
-  confirmed?: boolean | undefined;
-}
-
-type OpenRecord = Extract<WorkerRecord, { t: 'open' }>;
-
-/** The interval an 'open' record began, ended as given. */
-function closeInterval(
-  o: OpenRecord,
-  w: number,
-  inc: number,
-  closing: Pick<Interval, 'end' | 'lastTrue' | 'reason' | 'maxGap'> & { confirmed?: boolean | undefined },
-): Interval {
-  return {
-    path: o.path,
-    kind: o.kind,
-    who: o.who,
-    w,
-    inc,
-    n: o.n,
-    start: o.at,
-    ...closing,
-    term: o.term,
-    token: o.token,
-  };
-}
-
-export interface Overlap {
-  path: string;
-  first: Interval;
-  second: Interval;
-  overlapMs: number;
-  hard: boolean;
-}
+export { findOverlaps, longestUnowned, type Interval, type Overlap } from './overlaps.js';
 
 export interface PathSummary {
   path: string;
@@ -102,17 +55,6 @@ export interface PathSummary {
   longestUnownedMs: number;
 }
 
-export interface DetectionSample {
-  faultSeq: number;
-  kind: FaultKind;
-  worker: number;
-  faultMs: number;
-  interval: string;
-  intervalKind: Interval['kind'];
-  detectionMs: number;
-  fraction: number;
-}
-
 export interface ChaosReport {
   dir: string;
   seed: string;
@@ -126,12 +68,16 @@ export interface ChaosReport {
     lockIntervals: number;
     terms: number;
     taskTerms: number;
+    /** Read-write lock holds (either side) and semaphore leases. */
+    recipeHolds: number;
     overlaps: number;
     hardOverlaps: number;
   };
   overlaps: Overlap[];
   /** The workers' task group: per task, its terms and overlapping owners. */
   tasks: TaskReport;
+  /** The read-write lock's and the semaphore's holds; read-write overlaps are also in `overlaps`. */
+  recipes: RecipeReport;
   faults: {
     planned: number;
     executed: Record<FaultKind, number>;
@@ -139,23 +85,12 @@ export interface ChaosReport {
     skipped: number;
     errors: { seq: number; kind: FaultKind; error: string }[];
   };
-  detection: {
-    /** Silent faults of all of a worker's proxies (freeze-short, freeze-long, blackhole) with an interval open at their start. */
-    faults: number;
-    maxFraction: number;
-    maxMs: number;
-    maxFractionLock: number;
-    maxFractionLeader: number;
-    maxFractionTask: number;
-    worst: DetectionSample | undefined;
-    /** Intervals that outlived a silent fault longer than S (the lease cannot have held): must be 0. */
-    survivedLongFaults: DetectionSample[];
-  };
+  detection: DetectionReport;
   /** The second oracle: fencing tokens against ZooKeeper's transaction log. */
   tokens: TokenReport;
   pauses: PauseReport;
   /** Each worker's measured timeOrigin error (its 'hello'): what the shared clock makes harmless. */
-  clocks: { workers: number; maxTimeOriginErrorMs: number; worst: string | undefined; over1ms: number };
+  clocks: ClockSummary;
   load: number;
   mutant: boolean;
   orphans: { live: OrphanNode[]; afterClose: OrphanNode[]; total: number; checked: boolean };
@@ -173,47 +108,15 @@ export interface ChaosReport {
   ok: boolean;
 }
 
-function addStats(into: WorkerStats, from: WorkerStats): void {
-  for (const key of Object.keys(into) as (keyof WorkerStats)[]) {
-    if (key === 'errors') continue;
-    into[key] += from[key];
-  }
-  for (const [key, count] of Object.entries(from.errors)) into.errors[key] = (into.errors[key] ?? 0) + count;
+/**
+ * What the token oracle sees of an interval: writers as lock holders; readers and leases are shared
+ * holds (no grant order, never "the first"), a lease's node is under `<semaphore>/leases`.
+ */
+function tokenView(i: Interval): TokenedInterval {
+  if (i.kind === 'read') return { ...i, shared: true };
+  if (i.kind === 'lease') return { ...i, path: `${i.path}/leases`, shared: true };
+  return i;
 }
-
-/** Every interval of one path in start order, and each overlapping pair. */
-export function findOverlaps(path: string, intervals: Interval[]): Overlap[] {
-  const sorted = [...intervals].sort((a, b) => a.start - b.start || a.end - b.end);
-  const overlaps: Overlap[] = [];
-  let active: Interval[] = [];
-  for (const x of sorted) {
-    active = active.filter((a) => a.end > x.start);
-    for (const a of active) {
-      const overlapMs = Math.min(a.end, x.end) - x.start;
-      if (overlapMs <= 0) continue;
-      const hardEnd = Math.min(Math.max(a.start, a.lastTrue), Math.max(x.start, x.lastTrue));
-      overlaps.push({ path, first: a, second: x, overlapMs, hard: hardEnd > x.start });
-    }
-    active.push(x);
-  }
-  return overlaps;
-}
-
-/** Longest stretch of [from, to] covered by no interval. */
-export function longestUnowned(intervals: Interval[], from: number, to: number): number {
-  const sorted = [...intervals].sort((a, b) => a.start - b.start);
-  let covered = from;
-  let longest = 0;
-  for (const i of sorted) {
-    if (i.start > to) break;
-    if (i.start > covered) longest = Math.max(longest, i.start - covered);
-    covered = Math.max(covered, i.end);
-  }
-  if (to > covered) longest = Math.max(longest, to - covered);
-  return longest;
-}
-
-const WORKER_LOG = /^w(\d+)-(\d+)\.jsonl$/;
 
 export function checkRun(dir: string): ChaosReport {
   const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as RunMeta;
@@ -236,66 +139,13 @@ export function checkRun(dir: string): ChaosReport {
   const lastEventAt = events.reduce((max, e) => Math.max(max, e.at), meta.startedAt);
 
   // ---- intervals from the worker logs
-  const intervals: Interval[] = [];
-  const stats = emptyStats();
-  const sessionTimeouts = new Map<number, number>();
-  const sessions = new Map<string, Set<string>>();
-  const clocks: ChaosReport['clocks'] = { workers: 0, maxTimeOriginErrorMs: 0, worst: undefined, over1ms: 0 };
-  let incarnations = 0;
-  let unclosed = 0;
+  const { intervals, stats, sessionTimeouts, sessions, clocks, incarnations, unclosed } = readWorkerLogs(
+    dir,
+    deaths,
+    lastEventAt,
+  );
   let firstStart = Number.POSITIVE_INFINITY;
   let lastEnd = Number.NEGATIVE_INFINITY;
-  for (const file of readdirSync(dir).sort()) {
-    const match = WORKER_LOG.exec(file);
-    if (!match) continue;
-    incarnations += 1;
-    const w = Number(match[1]);
-    const inc = Number(match[2]);
-    const records = parseJsonLines<WorkerRecord>(readFileSync(join(dir, file), 'utf8'));
-    const open = new Map<number, OpenRecord>();
-    let lastStats: WorkerStats | undefined;
-    for (const r of records) {
-      if (r.t === 'open') open.set(r.n, r);
-      else if (r.t === 'close') {
-        const o = open.get(r.n);
-        if (!o) continue;
-        open.delete(r.n);
-        intervals.push(
-          closeInterval(o, w, inc, {
-            end: r.at,
-            lastTrue: r.lastTrue,
-            reason: r.reason,
-            maxGap: r.maxGap,
-            // (logs from before ownedSamples: a positive check moved lastTrue past the open)
-            confirmed: r.ownedSamples === undefined ? r.lastTrue > o.at : r.ownedSamples > 0,
-          }),
-        );
-      } else if (r.t === 'stats') lastStats = r.stats;
-      else if (r.t === 'coord') {
-        if (r.ev === 'connected' && r.sessionTimeoutMs) sessionTimeouts.set(w, r.sessionTimeoutMs);
-        if (r.sessionId)
-          sessions.set(`${w}-${inc}`, (sessions.get(`${w}-${inc}`) ?? new Set()).add(r.sessionId));
-      } else if (r.t === 'hello' && r.timeOriginError) {
-        const error = Math.abs(r.timeOriginError.vsSharedClockMs);
-        clocks.workers += 1;
-        if (error > 1) clocks.over1ms += 1;
-        if (error >= clocks.maxTimeOriginErrorMs) {
-          clocks.maxTimeOriginErrorMs = error;
-          clocks.worst = `w${w}.${inc}`;
-        }
-      }
-    }
-    if (lastStats) addStats(stats, lastStats);
-    const death = deaths.get(`${w}-${inc}`);
-    for (const o of open.values()) {
-      const end = death?.at ?? lastEventAt;
-      if (!death) unclosed += 1;
-      const at = Math.max(end, o.at);
-      intervals.push(
-        closeInterval(o, w, inc, { end: at, lastTrue: at, reason: death?.reason ?? 'unclosed', maxGap: 0 }),
-      );
-    }
-  }
   // ---- pauses: a paused owner that resumed to "not owned" stopped acting at the pause start
   const pauseWindows: PauseWindow[] = [];
   const faultEvents = events.filter((e): e is Extract<RunEvent, { t: 'fault' }> => e.t === 'fault');
@@ -309,7 +159,7 @@ export function checkRun(dir: string): ChaosReport {
   // ---- tokens against ZooKeeper's transaction log
   const txnFile = join(dir, 'txns.jsonl');
   const txns = existsSync(txnFile) ? parseJsonLines<TxnRecord>(readFileSync(txnFile, 'utf8')) : undefined;
-  const tokens = checkTokens(intervals, txns, sessions);
+  const tokens = checkTokens(intervals.map(tokenView), txns, sessions);
 
   for (const i of intervals) {
     firstStart = Math.min(firstStart, i.start);
@@ -325,7 +175,7 @@ export function checkRun(dir: string): ChaosReport {
   const byPath = new Map<string, Interval[]>();
   for (const p of meta.paths) byPath.set(p, []);
   for (const i of intervals) {
-    if (i.kind === 'task') continue; // per task below
+    if (i.kind === 'task' || RECIPE_KINDS.has(i.kind)) continue; // per task and per recipe below
     const list = byPath.get(i.path) ?? [];
     list.push(i);
     byPath.set(i.path, list);
@@ -352,6 +202,8 @@ export function checkRun(dir: string): ChaosReport {
 
   const taskCheck = checkTasks(meta.taskGroup, intervals, phaseStart, phaseEnd);
   overlaps.push(...taskCheck.overlaps);
+  const recipes = checkRecipes(meta, intervals);
+  overlaps.push(...recipes.overlaps);
 
   // ---- faults
   const started = faultEvents;
@@ -363,36 +215,12 @@ export function checkRun(dir: string): ChaosReport {
     .map((e) => ({ seq: e.seq, kind: e.kind, error: e.error ?? '' }));
 
   // ---- detection: silent faults of all of a worker's proxies
-  const samples: DetectionSample[] = [];
-  const survived: DetectionSample[] = [];
-  let detectionFaults = 0;
-  for (const f of starts) {
-    if (f.worker === undefined) continue;
-    if (f.kind !== 'freeze-short' && f.kind !== 'freeze-long' && f.kind !== 'blackhole') continue;
-    const end = ends.get(f.seq);
-    if (!end) continue;
-    const s = sessionTimeouts.get(f.worker) ?? meta.sessionTimeoutMs;
-    const faultMs = end.at - f.at;
-    const openAtStart = intervals.filter((i) => i.w === f.worker && i.start < f.at && i.end > f.at);
-    if (openAtStart.length > 0) detectionFaults += 1;
-    for (const i of openAtStart) {
-      const sample: DetectionSample = {
-        faultSeq: f.seq,
-        kind: f.kind,
-        worker: f.worker,
-        faultMs: Math.round(faultMs),
-        interval: `${i.who} #${i.n} ${i.path}`,
-        intervalKind: i.kind,
-        detectionMs: Math.round(i.end - f.at),
-        fraction: (i.end - f.at) / s,
-      };
-      if (i.end <= end.at) samples.push(sample);
-      else if (faultMs > s) survived.push(sample);
-    }
-  }
-  const maxBy = (list: DetectionSample[]): DetectionSample | undefined =>
-    list.reduce<DetectionSample | undefined>((m, x) => (!m || x.fraction > m.fraction ? x : m), undefined);
-  const worst = maxBy(samples);
+  const detection = checkDetection(
+    starts,
+    ends,
+    intervals,
+    (w) => sessionTimeouts.get(w) ?? meta.sessionTimeoutMs,
+  );
 
   // ---- orphans and watches
   const orphanEvents = events.filter((e): e is Extract<RunEvent, { t: 'orphans' }> => e.t === 'orphans');
@@ -408,10 +236,15 @@ export function checkRun(dir: string): ChaosReport {
     lockIntervals: intervals.filter((i) => i.kind === 'lock').length,
     terms: intervals.filter((i) => i.kind === 'leader').length,
     taskTerms: taskCheck.report.terms,
+    recipeHolds: intervals.filter((i) => RECIPE_KINDS.has(i.kind)).length,
     overlaps: overlaps.length,
     hardOverlaps: overlaps.filter((o) => o.hard).length,
   };
   if (totals.overlaps > 0) problems.push(`${totals.overlaps} overlapping ownership intervals`);
+  if (recipes.report.semaphore?.excess)
+    problems.push(`${recipes.report.semaphore.excess} semaphore leases beyond maxLeases`);
+  if (meta.readWriteLock && !recipes.report.readWrite?.writes) problems.push('no write lock was ever held');
+  if (meta.semaphore && !recipes.report.semaphore?.leases) problems.push('no semaphore lease was ever held');
   if (totals.lockIntervals === 0) problems.push('no lock was ever held');
   if (totals.terms === 0) problems.push('no leader term ever ran');
   if (meta.taskGroup && totals.taskTerms === 0) problems.push('no task term ever ran');
@@ -420,8 +253,8 @@ export function checkRun(dir: string): ChaosReport {
   if (!afterCloseEvent) problems.push('the run did not reach the orphan check after shutdown');
   if (crashes.length > 0) problems.push(`${crashes.length} worker crashes`);
   if (unclosed > 0) problems.push(`${unclosed} intervals never closed by a live worker`);
-  if (survived.length > 0)
-    problems.push(`${survived.length} intervals outlived a silent fault longer than S`);
+  if (detection.survivedLongFaults.length > 0)
+    problems.push(`${detection.survivedLongFaults.length} intervals outlived a silent fault longer than S`);
   if (faultErrors.length > 0) problems.push(`${faultErrors.length} faults failed to run`);
   if (tokens.inversions.length > 0) problems.push(`${tokens.inversions.length} fencing-token inversions`);
   if (tokens.mismatches.length > 0) problems.push(`${tokens.mismatches.length} fencing-token mismatches`);
@@ -452,6 +285,7 @@ export function checkRun(dir: string): ChaosReport {
     totals,
     overlaps,
     tasks: taskCheck.report,
+    recipes: recipes.report,
     faults: {
       planned: meta.plan.length,
       executed,
@@ -459,16 +293,7 @@ export function checkRun(dir: string): ChaosReport {
       skipped: started.filter((e) => e.phase === 'skip').length,
       errors: faultErrors,
     },
-    detection: {
-      faults: detectionFaults,
-      maxFraction: worst?.fraction ?? 0,
-      maxMs: worst?.detectionMs ?? 0,
-      maxFractionLock: maxBy(samples.filter((x) => x.intervalKind === 'lock'))?.fraction ?? 0,
-      maxFractionLeader: maxBy(samples.filter((x) => x.intervalKind === 'leader'))?.fraction ?? 0,
-      maxFractionTask: maxBy(samples.filter((x) => x.intervalKind === 'task'))?.fraction ?? 0,
-      worst,
-      survivedLongFaults: survived,
-    },
+    detection,
     orphans: {
       live,
       afterClose,

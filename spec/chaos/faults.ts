@@ -78,9 +78,7 @@ export async function runFaults(
       case 'pause':
         if (!worker) return;
         if (!worker.running) await worker.spawn();
-        if (f.trigger === 'holding') await worker.waitHolding(TRIGGER_TIMEOUT_MS);
-        if (f.trigger === 'holding-lock-and-task')
-          await worker.waitHolding(TRIGGER_TIMEOUT_MS, { task: true });
+        if (f.trigger) await worker.waitHolding(TRIGGER_TIMEOUT_MS, f.trigger);
         await worker.pause(
           f.durationMs,
           signal,

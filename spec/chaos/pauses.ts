@@ -3,7 +3,7 @@
 // it did nothing as owner after the pause began: its interval ends at the pause start. If that check
 // says "owned" although the pause lasted at least S (the lease cannot have held: it runs at most S from
 // a request sent before the pause), that is a violation, whatever the other owners did.
-import type { Interval } from './check.js';
+import type { Interval } from './overlaps.js';
 
 export interface PauseWindow {
   seq: number;

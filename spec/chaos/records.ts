@@ -98,6 +98,10 @@ export interface RunMeta {
   mutant?: boolean;
   /** Every worker's task group (tasks.ts): its path and task names; absent in runs without one. */
   taskGroup?: { path: string; tasks: string[] };
+  /** Every worker's read-write lock loops on this path (recipes.ts); absent in runs without. */
+  readWriteLock?: { path: string; loops: number };
+  /** Every worker's semaphore acquirers on this path (recipes.ts); absent in runs without. */
+  semaphore?: { path: string; maxLeases: number; acquirers: number };
 }
 
 export interface WorkerStats {
@@ -115,7 +119,9 @@ export interface WorkerStats {
   errors: Record<string, number>;
 }
 
-/** One line of a worker's log `<dir>/w<k>-<incarnation>.jsonl`. */
+/** What an ownership interval is a hold of (the lock, leader and task kinds are exclusive per path). */
+export type IntervalKind = 'lock' | 'leader' | 'task' | 'read' | 'write' | 'lease';
+
 /** Counters all zero: a worker starts from these, the checker sums into them. */
 export const emptyStats = (): WorkerStats => ({
   acquireCalls: 0,
@@ -132,6 +138,7 @@ export const emptyStats = (): WorkerStats => ({
   errors: {},
 });
 
+/** One line of a worker's log `<dir>/w<k>-<incarnation>.jsonl`. */
 export type WorkerRecord =
   | {
       t: 'hello';
@@ -159,14 +166,19 @@ export type WorkerRecord =
       t: 'open';
       /** Interval number, unique within the file. */
       n: number;
-      /** 'task': a term of a task group's task; its path is the task's lock path. */
-      kind: 'lock' | 'leader' | 'task';
+      /**
+       * 'task': a term of a task group's task; its path is the task's lock path. 'read'/'write': a
+       * hold of the read-write lock's read or write side; 'lease': a semaphore lease (recipes.ts).
+       */
+      kind: IntervalKind;
       path: string;
       /** The contender: worker, incarnation, role. */
       who: string;
       at: number;
       term?: number;
       token?: string;
+      /** A read taken while the same read-write lock held the write lock (a downgrade). */
+      downgrade?: boolean;
     }
   | {
       t: 'close';

@@ -3,13 +3,14 @@
 // and watch census, the members' transaction logs (the token oracle), and the checker.
 //   node --import tsx spec/chaos/run.ts --seconds 60 --processes 3 --seed 42 [--json out.json]
 //     [--session-ms 3000] [--paths 3] [--selectors 2] [--locks 2] [--dir <logs>] [--debug] [--plan]
-//     [--load] [--no-pauses] [--mutant] [--skew-time-origin <worker>:<ms>] [--tasks 6]
+//     [--load] [--no-pauses] [--mutant] [--skew-time-origin <worker>:<ms>] [--tasks 6] [--no-recipes]
 // --plan prints the fault plan for the seed and exits. --debug gives workers DEBUG=zk-leader-selector:*
 // (in w<k>-<inc>.stderr). --load runs one busy loop per core for the whole run (load.ts). --mutant
-// makes worker 0 the ignore-ownership mutant (its lock loops and its task group's runs) and replaces the
-// plan with one pause of it while it holds a lock and runs a task (schedule.ts planMutantPause): the run
+// makes worker 0 the ignore-ownership mutant (its lock loops, its task group's runs, its recipe holds) and
+// replaces the plan with one pause of it while it holds one of each (schedule.ts planMutantPause): the run
 // must then FAIL. --tasks: every worker also runs a task group of that many tasks below /chaos/tasks
-// (tasks.ts; 0: none). --skew-time-origin 0:6 skews worker 0's
+// (tasks.ts; 0: none). Every worker also runs read-write lock loops on /chaos/rw and semaphore
+// acquirers on /chaos/semaphore (recipes.ts, maxLeases 2; --no-recipes: none). --skew-time-origin 0:6 skews worker 0's
 // performance.timeOrigin by 6 ms (what broke the seed-3 CI run; the shared clock ignores it). Exit code 0 when the checker finds the
 // run clean, 1 otherwise.
 //
@@ -29,7 +30,7 @@ import { runFaults } from './faults.js';
 import { collectTxnLogs, collectWatches, listLockNodes } from './inspect.js';
 import { BusyLoad } from './load.js';
 import { clockOffset, now, type RunEvent, type RunMeta } from './records.js';
-import { countByKind, planFaults, planMutantPause } from './schedule.js';
+import { countByKind, planFaults, planMutantPause, type HoldKind } from './schedule.js';
 import { chaosTaskNames } from './tasks.js';
 import { WorkerHandle, type RunContext } from './workers.js';
 
@@ -37,6 +38,9 @@ import { WorkerHandle, type RunContext } from './workers.js';
 const ROOT = '/chaos';
 /** The workers' task group (tasks.ts). */
 const TASK_GROUP = `${ROOT}/tasks`;
+/** The workers' read-write lock and semaphore (recipes.ts). */
+const READ_WRITE_PATH = `${ROOT}/rw`;
+const SEMAPHORE_PATH = `${ROOT}/semaphore`;
 
 export interface ChaosOptions {
   seconds: number;
@@ -66,9 +70,18 @@ export interface ChaosOptions {
   mutant?: boolean;
   /** Tasks of the task group every worker runs (default 6; 0: no task group). */
   tasks?: number;
+  /** Every worker also runs 3 read-write lock loops and 3 semaphore acquirers, maxLeases 2 (default true). */
+  recipes?: boolean;
   /** Skews one worker's performance.timeOrigin (records.ts TIME_ORIGIN_SKEW_ENV): the shared clock must not care. */
   timeOriginSkew?: { worker: number; ms: number };
 }
+
+/** What the mutant must hold at once when it is paused: one of everything the run has. */
+const mutantTrigger = (tasks: boolean, recipes: boolean): HoldKind[] => [
+  'lock',
+  ...(tasks ? (['task'] as const) : []),
+  ...(recipes ? (['rw', 'lease'] as const) : []),
+];
 
 // ---- the run --------------------------------------------------------------------------------------
 
@@ -84,13 +97,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const paths = Array.from({ length: options.paths ?? 3 }, (_, i) => `${ROOT}/lock-${i}`);
   const taskCount = options.tasks ?? 6;
   const taskGroup = taskCount > 0 ? { path: TASK_GROUP, tasks: chaosTaskNames(taskCount) } : undefined;
-  // The orphan census also lists the tasks' lock nodes and the group's member nodes.
+  const recipes = options.recipes ?? true;
+  const readWriteLock = recipes ? { path: READ_WRITE_PATH, loops: 3 } : undefined;
+  const semaphore = recipes ? { path: SEMAPHORE_PATH, maxLeases: 2, acquirers: 3 } : undefined;
+  // The orphan census also lists the tasks' lock nodes, the group's member nodes and the recipes' nodes.
   const censusPaths = [
     ...paths,
     ...(taskGroup ? [...taskGroup.tasks.map((t) => `${TASK_GROUP}/${t}`), `${TASK_GROUP}/_members`] : []),
+    ...(recipes ? [READ_WRITE_PATH, `${SEMAPHORE_PATH}/locks`, `${SEMAPHORE_PATH}/leases`] : []),
   ];
   const plan = options.mutant
-    ? planMutantPause(sessionTimeoutMs, taskGroup !== undefined)
+    ? planMutantPause(sessionTimeoutMs, mutantTrigger(taskCount > 0, recipes))
     : planFaults({
         seed: options.seed,
         seconds: options.seconds,
@@ -128,6 +145,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       load: load?.count ?? 0,
       mutant: options.mutant ?? false,
       ...(taskGroup ? { taskGroup } : {}),
+      ...(readWriteLock ? { readWriteLock } : {}),
+      ...(semaphore ? { semaphore } : {}),
     };
     writeFileSync(join(dir, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
     const ctx: RunContext = {
@@ -240,6 +259,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       mutant: { type: 'boolean', default: false },
       'skew-time-origin': { type: 'string' },
       tasks: { type: 'string', default: '6' },
+      'no-recipes': { type: 'boolean', default: false },
     },
   });
   const options: ChaosOptions = {
@@ -255,6 +275,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     pauses: !values['no-pauses'],
     mutant: values.mutant,
     tasks: Number(values.tasks),
+    recipes: !values['no-recipes'],
     ...(values['skew-time-origin']
       ? {
           timeOriginSkew: {
@@ -275,7 +296,10 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   }
   if (values.plan) {
     const plan = options.mutant
-      ? planMutantPause(options.sessionTimeoutMs ?? 3000, (options.tasks ?? 6) > 0)
+      ? planMutantPause(
+          options.sessionTimeoutMs ?? 3000,
+          mutantTrigger((options.tasks ?? 6) > 0, options.recipes ?? true),
+        )
       : planFaults({
           seed: options.seed,
           seconds: options.seconds,

@@ -55,11 +55,15 @@ export interface PlannedFault {
   /** How long the fault lasts (kill: down time; ensemble-restart: 0, as long as the restart takes). */
   durationMs: number;
   /**
-   * pause only: start once the worker says it holds a lock (`holding <path>`; the mutant test), or
-   * a lock and a task's term at once (`holding-task <path>`; the mutant test with a task group).
+   * pause only: start once the worker says it holds one of each of these at once (the mutant test):
+   * a lock (`holding <path>`), a task's term (`holding-task <path>`), a read-write lock side
+   * (`holding-rw <path>`), a semaphore lease (`holding-lease <path>`).
    */
-  trigger?: 'holding' | 'holding-lock-and-task';
+  trigger?: HoldKind[];
 }
+
+/** What a mutant worker announces it holds (workers.ts counts them from its stdout). */
+export type HoldKind = 'lock' | 'task' | 'rw' | 'lease';
 
 export interface PlanOptions {
   seed: string;
@@ -167,12 +171,13 @@ export function countByKind(faults: readonly { kind: FaultKind }[]): Record<Faul
 }
 
 /**
- * The mutant test's plan: one pause of worker 0 for 1.6 S, started while it holds a lock (and, with a
- * task group, runs a task's term). Worker 0 runs CHAOS_MUTANT=ignore-ownership (worker.ts) and
- * ignore-task-ownership (tasks.ts): its session expires during the pause, rivals take the lock and the
- * task, and after SIGCONT the mutant still says "owned": HARD overlaps on both, every time.
+ * The mutant test's plan: one pause of worker 0 for 1.6 S, started while it holds a lock (and, as the
+ * run has them, runs a task's term, holds a read-write lock side and a semaphore lease). Worker 0 runs
+ * CHAOS_MUTANT=ignore-ownership (worker.ts), ignore-task-ownership (tasks.ts) and
+ * ignore-recipe-ownership (recipes.ts): its session expires during the pause, rivals take what it
+ * held, and after SIGCONT the mutant still says "owned": HARD violations on each, every time.
  */
-export function planMutantPause(sessionTimeoutMs: number, withTasks = false): PlannedFault[] {
+export function planMutantPause(sessionTimeoutMs: number, trigger: HoldKind[] = ['lock']): PlannedFault[] {
   return [
     {
       seq: 0,
@@ -181,7 +186,7 @@ export function planMutantPause(sessionTimeoutMs: number, withTasks = false): Pl
       lane: 'workers-0',
       worker: 0,
       durationMs: Math.round(1.6 * sessionTimeoutMs),
-      trigger: withTasks ? 'holding-lock-and-task' : 'holding',
+      trigger,
     },
   ];
 }

@@ -3,7 +3,7 @@
 // it does per lock path (HARD when it remains with each interval ended at its last "owned" check) and
 // fails the run; the token oracle and the pause and detection rules see task intervals like any other.
 // Also reported, not a failure: the longest time in the fault phase with nobody running a task.
-import { findOverlaps, longestUnowned, type Interval, type Overlap } from './check.js';
+import { findOverlaps, longestUnowned, type Interval, type Overlap } from './overlaps.js';
 import type { RunMeta } from './records.js';
 
 export interface TaskSummary {

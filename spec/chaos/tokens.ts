@@ -8,6 +8,9 @@
 // look at it, and its first check said "not owned") has a late start: its token is compared with the
 // others but counted apart ("stale grants"), since its owner never acted on it. An inversion is a
 // confirmed owner (some check said "owned") whose token is not above every earlier confirmed owner's.
+// Read-write lock writers are lock holders here (on the lock's path, `__WRIT__` nodes, readers' nodes
+// count in "the first"); readers and semaphore leases are shared holds: their tokens are checked
+// against the log (node, id, session) but not ordered, and their nodes need not have been first.
 import type { TxnRecord } from './txnlog.js';
 
 /** What the token oracle needs of an ownership interval. */
@@ -21,6 +24,11 @@ export interface TokenedInterval {
   token?: string | undefined;
   /** False: no check after the grant said "owned". Undefined counts as confirmed. */
   confirmed?: boolean | undefined;
+  /**
+   * A shared hold (a read-write lock's reader, a semaphore lease): others hold beside it, so its
+   * token is not ordered against theirs and its node need not have been the first; the rest holds.
+   */
+  shared?: boolean | undefined;
 }
 
 export interface TokenInversion {
@@ -50,7 +58,7 @@ export interface TokenReport {
   staleGrantsBehind: TokenInversion[];
 }
 
-const SEQUENCE = /(?:lock-|__lock__)(\d{10})$/;
+const SEQUENCE = /(?:lock-|__lock__|__WRIT__|__READ__|lease-)(\d{10})$/;
 const describe = (i: TokenedInterval): string => `${i.who} #${i.n} ${i.path}`;
 
 interface NodeInfo {
@@ -139,7 +147,9 @@ export function checkTokens(
     byPath.set(i.path, list);
   }
   for (const [path, list] of byPath) {
-    const sorted = list.filter((i) => tokenOf(i) !== undefined).sort((a, b) => a.start - b.start);
+    const sorted = list
+      .filter((i) => !i.shared && tokenOf(i) !== undefined)
+      .sort((a, b) => a.start - b.start);
     let last: TokenedInterval | undefined; // the latest confirmed owner
     for (const b of sorted) {
       if (last && tokenOf(b)! <= tokenOf(last)!) {
@@ -187,7 +197,7 @@ export function checkTokens(
       !sessions.get(`${i.w}-${i.inc}`)!.has(node.session)
     )
       mismatch(`the node ${node.path} was created by session ${node.session}, not by w${i.w}.${i.inc}`);
-    else if (!node.wasFirst) mismatch(`the node ${node.path} was never the first contender`);
+    else if (!i.shared && !node.wasFirst) mismatch(`the node ${node.path} was never the first contender`);
   }
   return {
     checked: true,

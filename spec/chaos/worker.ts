@@ -24,11 +24,11 @@ import {
   Coordinator,
   LockTimeoutError,
   ZkLeaderSelectorError,
-  type Control,
   type LeaderSelector,
-  type SharedReentrantLock,
 } from '../../lib/index.js';
+import { hold, holdTime, IntervalLog, leaderCallback } from './intervals.js';
 import { Rng } from './prng.js';
+import { RECIPE_MUTANT, startChaosRecipes } from './recipes.js';
 import { startChaosTaskGroup, TASK_MUTANT } from './tasks.js';
 import {
   applyTimeOriginSkew,
@@ -67,6 +67,11 @@ const { values: args } = parseArgs({
     locks: { type: 'string', default: '2' },
     'task-group': { type: 'string' },
     tasks: { type: 'string', default: '0' },
+    'rw-path': { type: 'string' },
+    'rw-loops': { type: 'string', default: '3' },
+    'semaphore-path': { type: 'string' },
+    'max-leases': { type: 'string', default: '2' },
+    acquirers: { type: 'string', default: '3' },
   },
 });
 if (!args.worker || !args.connect || !args.paths || !args.log) {
@@ -117,117 +122,9 @@ write({
   ...(process.env.CHAOS_MUTANT ? { mutant: process.env.CHAOS_MUTANT } : {}),
 });
 
-// ---- ownership intervals --------------------------------------------------------------------------
+// ---- ownership intervals (intervals.ts) ---------------------------------------------------------
 
-let intervalCounter = 0;
-const openIntervals = new Set<OwnershipInterval>();
-
-class OwnershipInterval {
-  readonly n = (intervalCounter += 1);
-  private isClosed = false;
-  private lastTrue: number;
-  private lastSample: number;
-  private maxGap = 0;
-  private samples = 0;
-  private ownedSamples = 0;
-
-  constructor(
-    kind: 'lock' | 'leader' | 'task',
-    path: string,
-    who: string,
-    extra: { term?: number; token?: string } = {},
-  ) {
-    const at = now();
-    this.lastTrue = at;
-    this.lastSample = at;
-    openIntervals.add(this);
-    write({ t: 'open', n: this.n, kind, path, who, at, ...extra });
-  }
-
-  get closed(): boolean {
-    return this.isClosed;
-  }
-
-  /** Records one ownership check; a "not owned" ends the interval. Returns true while still open. */
-  sample(owned: boolean): boolean {
-    if (this.isClosed) return false;
-    const at = now();
-    this.samples += 1;
-    this.maxGap = Math.max(this.maxGap, at - this.lastSample);
-    this.lastSample = at;
-    if (owned) {
-      this.lastTrue = at;
-      this.ownedSamples += 1;
-    } else this.close('not-owned', at);
-    return !this.isClosed;
-  }
-
-  close(reason: string, at = now()): void {
-    if (this.isClosed) return;
-    this.isClosed = true;
-    openIntervals.delete(this);
-    write({
-      t: 'close',
-      n: this.n,
-      at,
-      lastTrue: Math.min(this.lastTrue, at),
-      reason,
-      maxGap: Math.max(this.maxGap, at - this.lastSample),
-      samples: this.samples,
-      ownedSamples: this.ownedSamples,
-    });
-  }
-}
-
-/** Holds for about `ms`, sampling ownership every SAMPLE_MS; ends early when ownership is gone. */
-async function hold(
-  interval: OwnershipInterval,
-  owned: () => boolean,
-  ms: number,
-  stop: AbortSignal,
-  reenter?: { lock: SharedReentrantLock; rng: Rng },
-): Promise<void> {
-  const until = now() + ms;
-  let reentered = false;
-  if (!interval.sample(owned())) return;
-  while (!stop.aborted) {
-    const remaining = until - now();
-    if (remaining <= 0) break;
-    await sleep(Math.min(SAMPLE_MS, remaining));
-    if (!interval.sample(owned())) return;
-    if (reenter && !reentered && reenter.rng.chance(0.3)) {
-      // Reentrant acquire inside runExclusive's scope: no round trip, and ownership must be unchanged.
-      // (Only there: a lock instance is one owner, a second acquire() after a plain acquire() waits.)
-      reentered = true;
-      if (await reenter.lock.acquire(0)) {
-        stats.reentrant += 1;
-        if (!interval.sample(owned())) {
-          await reenter.lock.release();
-          return;
-        }
-        await reenter.lock.release();
-        if (!interval.sample(owned())) return;
-      } else if (owned()) {
-        bump('reentrant-acquire-refused'); // inside the scope, while owned: a lib defect
-      }
-    }
-  }
-  interval.sample(owned()); // right before release
-}
-
-function holdTime(rng: Rng): number {
-  switch (rng.weighted({ tiny: 65, short: 27, medium: 6, long: 2 })) {
-    case 'tiny':
-      return rng.int(0, 3);
-    case 'short':
-      return rng.int(3, 100);
-    case 'medium':
-      return Math.round(rng.range(0.05, 0.3) * sessionTimeoutMs);
-    case 'long':
-      return Math.round(rng.range(0.3, 1.5) * sessionTimeoutMs);
-  }
-}
-
+const intervals = new IntervalLog(write);
 // ---- coordinator --------------------------------------------------------------------------------
 
 async function startCoordinator(): Promise<Coordinator> {
@@ -270,6 +167,11 @@ const stop = stopController.signal;
 const selectors: LeaderSelector[] = [];
 const loops: Promise<void>[] = [];
 
+const onReentered = (): void => {
+  stats.reentrant += 1;
+};
+const onRefused = (): void => bump('reentrant-acquire-refused'); // inside the scope, while owned: a lib defect
+
 async function lockLoop(path: string, j: number, variant: 'acquire' | 'exclusive'): Promise<void> {
   const who = `w${w}.${inc}:lock${j}:${variant}`;
   const rng = new Rng(`${seed}:${who}:${path}`);
@@ -278,7 +180,9 @@ async function lockLoop(path: string, j: number, variant: 'acquire' | 'exclusive
   while (!stop.aborted) {
     const mode = rng.weighted({ wait: 4, try: 2, timeout: 3, abort: 2 });
     const timeoutMs = mode === 'try' ? 0 : mode === 'timeout' ? rng.int(10, 3000) : 15_000;
-    const holdMs = MUTANT ? Math.max(4 * sessionTimeoutMs, holdTime(rng)) : holdTime(rng);
+    const holdMs = MUTANT
+      ? Math.max(4 * sessionTimeoutMs, holdTime(rng, sessionTimeoutMs))
+      : holdTime(rng, sessionTimeoutMs);
     const attempt = new AbortController();
     const onStop = (): void => attempt.abort(new Error('stop'));
     stop.addEventListener('abort', onStop, { once: true });
@@ -295,10 +199,10 @@ async function lockLoop(path: string, j: number, variant: 'acquire' | 'exclusive
           stats.timeouts += 1;
         } else {
           stats.acquired += 1;
-          const interval = new OwnershipInterval('lock', path, who, { token: String(lock.fencingToken) });
+          const interval = intervals.start('lock', path, who, { token: String(lock.fencingToken) });
           if (MUTANT) reply(`holding ${path}`);
           try {
-            await hold(interval, () => MUTANT || lock.considerAsOwned(), holdMs, stop);
+            await hold(interval, () => MUTANT || lock.considerAsOwned(), holdMs, stop, SAMPLE_MS);
           } finally {
             interval.close('release');
             if (MUTANT) reply(`released ${path}`);
@@ -313,7 +217,7 @@ async function lockLoop(path: string, j: number, variant: 'acquire' | 'exclusive
           async (handle) => {
             clearTimeout(abortTimer);
             stats.acquired += 1;
-            const interval = new OwnershipInterval('lock', path, who, { token: String(handle.fencingToken) });
+            const interval = intervals.start('lock', path, who, { token: String(handle.fencingToken) });
             if (MUTANT) reply(`holding ${path}`);
             try {
               await hold(
@@ -321,7 +225,8 @@ async function lockLoop(path: string, j: number, variant: 'acquire' | 'exclusive
                 () => MUTANT || handle.considerAsOwned(),
                 holdMs,
                 stop,
-                rng.chance(0.2) ? { lock, rng } : undefined,
+                SAMPLE_MS,
+                rng.chance(0.2) ? { lock, rng, onReentered, onRefused } : undefined,
               );
             } finally {
               interval.close('release');
@@ -347,49 +252,6 @@ async function lockLoop(path: string, j: number, variant: 'acquire' | 'exclusive
   }
 }
 
-function leaderCallback(path: string, who: string, rng: Rng) {
-  return async (control: Control): Promise<void> => {
-    stats.terms += 1;
-    const interval = new OwnershipInterval('leader', path, who, {
-      term: control.term,
-      token: String(control.fencingToken),
-    });
-    const onAbort = (): void => interval.close(`signal:${String(control.signal.reason)}`);
-    control.signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      if (control.signal.aborted) {
-        interval.close(`entered-aborted:${String(control.signal.reason)}`);
-        return;
-      }
-      const plan = rng.weighted({ short: 5, medium: 4, long: 0.6, yield: 0.4, throw: 0.3 });
-      const ms =
-        plan === 'short'
-          ? rng.int(0, 20)
-          : plan === 'long'
-            ? rng.range(0.3, 1.5) * sessionTimeoutMs
-            : rng.int(20, Math.round(0.1 * sessionTimeoutMs));
-      const until = now() + ms;
-      interval.sample(!control.shouldStop());
-      while (!interval.closed && now() < until) {
-        await sleep(Math.max(0, Math.min(SAMPLE_MS, until - now())));
-        interval.sample(!control.shouldStop());
-      }
-      if (plan === 'yield' && !interval.closed) {
-        stats.yields += 1;
-        control.yield(); // the signal aborts and ends the interval
-      }
-      if (plan === 'throw') {
-        stats.leaderThrows += 1;
-        interval.close('throw');
-        throw new Error('chaos: the leader callback throws');
-      }
-    } finally {
-      interval.close('returned');
-      control.signal.removeEventListener('abort', onAbort);
-    }
-  };
-}
-
 const selectorsPerPath = Number(args.selectors);
 const locksPerPath = Number(args.locks);
 for (const path of paths) {
@@ -401,7 +263,7 @@ for (const path of paths) {
       tickMs: 250,
       minimumWorkTimeMs: rng.int(0, 300),
       errorBackoffMs: 200,
-      leader: leaderCallback(path, who, rng),
+      leader: leaderCallback(intervals, { path, who, rng, sessionTimeoutMs, sampleMs: SAMPLE_MS, stats }),
     });
     selector.on('error', (error) => {
       stats.selectorErrors += 1;
@@ -433,12 +295,37 @@ const taskGroup =
         sampleMs: SAMPLE_MS,
         mutant: MUTANTS.includes(TASK_MUTANT),
         stop,
-        open: (path, who, extra) => new OwnershipInterval('task', path, who, extra),
+        open: (path, who, extra) => intervals.start('task', path, who, extra),
         reply,
         countError,
         bump,
       })
     : undefined;
+
+// Read-write lock loops and semaphore acquirers (recipes.ts): intervals of kind 'read', 'write', 'lease'.
+loops.push(
+  ...startChaosRecipes({
+    coordinator,
+    name: `w${w}.${inc}`,
+    seed,
+    sessionTimeoutMs,
+    sampleMs: SAMPLE_MS,
+    mutant: MUTANTS.includes(RECIPE_MUTANT),
+    stop,
+    readWriteLock: args['rw-path'] ? { path: args['rw-path'], loops: Number(args['rw-loops']) } : undefined,
+    semaphore: args['semaphore-path']
+      ? {
+          path: args['semaphore-path'],
+          maxLeases: Number(args['max-leases']),
+          acquirers: Number(args.acquirers),
+        }
+      : undefined,
+    log: intervals,
+    reply,
+    countError,
+    bump,
+  }),
+);
 
 const statsTimer = setInterval(() => write({ t: 'stats', at: now(), stats }), 5000);
 reply(`ready ${coordinator.sessionId ?? ''}`);
@@ -457,7 +344,7 @@ async function quiesce(): Promise<void> {
     16_000,
   );
   await bounded(Promise.allSettled(loops), 16_000);
-  for (const interval of [...openIntervals]) interval.close('quiesce');
+  intervals.closeAll('quiesce');
   write({ t: 'stats', at: now(), stats });
   reply(
     `quiesced ${JSON.stringify({

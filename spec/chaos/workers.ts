@@ -16,7 +16,13 @@ import {
   type RunEvent,
   type RunMeta,
 } from './records.js';
+import { RECIPE_MUTANT } from './recipes.js';
+import type { HoldKind } from './schedule.js';
 import { TASK_MUTANT } from './tasks.js';
+
+/** A mutant's announcement: `holding <path>` (a lock), `holding-task`, `holding-rw`, `holding-lease`; `released...`. */
+const HOLD_LINE = /^(holding|released)(?:-(task|rw|lease))? /;
+const HOLD_KINDS: Record<string, HoldKind> = { task: 'task', rw: 'rw', lease: 'lease' };
 
 const WORKER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'worker.ts');
 const READY_TIMEOUT_MS = 60_000;
@@ -112,6 +118,24 @@ export class WorkerHandle {
             '--locks',
             String(this.ctx.meta.lockLoopsPerPath),
           ],
+          ...(this.ctx.meta.readWriteLock
+            ? [
+                '--rw-path',
+                this.ctx.meta.readWriteLock.path,
+                '--rw-loops',
+                String(this.ctx.meta.readWriteLock.loops),
+              ]
+            : []),
+          ...(this.ctx.meta.semaphore
+            ? [
+                '--semaphore-path',
+                this.ctx.meta.semaphore.path,
+                '--max-leases',
+                String(this.ctx.meta.semaphore.maxLeases),
+                '--acquirers',
+                String(this.ctx.meta.semaphore.acquirers),
+              ]
+            : []),
           ...(this.ctx.meta.taskGroup
             ? [
                 '--task-group',
@@ -128,7 +152,9 @@ export class WorkerHandle {
             DEBUG: this.ctx.debug ? 'zk-leader-selector:*' : '',
             // One clock for every process of the run (records.ts).
             [CLOCK_OFFSET_ENV]: String(clockOffset()),
-            CHAOS_MUTANT: this.ctx.mutants.has(this.w) ? `ignore-ownership,${TASK_MUTANT}` : '',
+            CHAOS_MUTANT: this.ctx.mutants.has(this.w)
+              ? `ignore-ownership,${TASK_MUTANT},${RECIPE_MUTANT}`
+              : '',
             [TIME_ORIGIN_SKEW_ENV]: String(this.ctx.timeOriginSkews.get(this.w) ?? 0),
           },
         },
@@ -138,8 +164,7 @@ export class WorkerHandle {
     }
     this.child = child;
     this.expectedExit = false;
-    this.holding = 0;
-    this.holdingTasks = 0;
+    this.holding.clear();
     liveChildren.add(child);
     child.stdin?.on('error', () => undefined);
     this.ctx.event({ t: 'spawn', w: this.w, inc, pid: child.pid ?? -1, at: now() });
@@ -180,18 +205,13 @@ export class WorkerHandle {
     this.ctx.event({ t: 'ready', w: this.w, inc, at: now(), sessionId: sessionId.trim() });
   }
 
-  /** Locks the worker says it holds right now (mutant workers announce `holding`/`released <path>`). */
-  private holding = 0;
-  /** Task terms the worker says it runs now (`holding-task`/`released-task <path>`, tasks.ts). */
-  private holdingTasks = 0;
+  /** What the worker says it holds right now (mutant workers announce `holding<-kind> <path>` / `released<-kind> <path>`). */
+  private holding = new Map<HoldKind, number>();
   private holdingWaiters = new Set<() => void>();
 
-  /**
-   * Resolves once the worker holds a lock (and with `task`, runs a task's term too; at once if it
-   * does); rejects after `timeoutMs`.
-   */
-  waitHolding(timeoutMs: number, options: { task?: boolean } = {}): Promise<void> {
-    const holds = (): boolean => this.holding > 0 && (!options.task || this.holdingTasks > 0);
+  /** Resolves once the worker holds one of each kind at once (at once if it does); rejects after `timeoutMs`. */
+  waitHolding(timeoutMs: number, kinds: readonly HoldKind[]): Promise<void> {
+    const holds = (): boolean => kinds.every((k) => (this.holding.get(k) ?? 0) > 0);
     if (holds()) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const done = (): void => {
@@ -202,9 +222,10 @@ export class WorkerHandle {
       };
       const timer = setTimeout(() => {
         this.holdingWaiters.delete(done);
+        const now = [...this.holding].map(([k, n]) => `${k} ${n}`).join(', ');
         reject(
           new Error(
-            `worker w${this.w}.${this.inc}: held no lock${options.task ? ' and task' : ''} within ${timeoutMs} ms`,
+            `worker w${this.w}.${this.inc}: held no ${kinds.join(' + ')} at once within ${timeoutMs} ms (holding: ${now || 'nothing'})`,
           ),
         );
       }, timeoutMs);
@@ -213,22 +234,12 @@ export class WorkerHandle {
   }
 
   private onLine(line: string): void {
-    if (line.startsWith('holding ')) {
-      this.holding += 1;
-      for (const waiter of [...this.holdingWaiters]) waiter();
-      return;
-    }
-    if (line.startsWith('released ')) {
-      this.holding = Math.max(0, this.holding - 1);
-      return;
-    }
-    if (line.startsWith('holding-task ')) {
-      this.holdingTasks += 1;
-      for (const waiter of [...this.holdingWaiters]) waiter();
-      return;
-    }
-    if (line.startsWith('released-task ')) {
-      this.holdingTasks = Math.max(0, this.holdingTasks - 1);
+    const announced = HOLD_LINE.exec(line);
+    if (announced) {
+      const kind = HOLD_KINDS[announced[2] ?? ''] ?? 'lock';
+      const count = this.holding.get(kind) ?? 0;
+      this.holding.set(kind, announced[1] === 'holding' ? count + 1 : Math.max(0, count - 1));
+      if (announced[1] === 'holding') for (const waiter of [...this.holdingWaiters]) waiter();
       return;
     }
     for (const waiter of this.waiters) {
