@@ -2,13 +2,14 @@
  * zk-leader-selector: distributed locks and leader selection for Node.js on Apache ZooKeeper.
  * @packageDocumentation
  */
-export { Coordinator } from './session/coordinator.js';
+export { Coordinator } from './coordinator.js';
+export { CoordinatorCore } from './session/coordinator-core.js';
 export type {
   CoordinatorEvents,
   CoordinatorState,
   SessionLossReason,
   SessionTiming,
-} from './session/coordinator.js';
+} from './session/coordinator-core.js';
 export type { ConnectionLossPolicy, CoordinatorOptions } from './session/options.js';
 export type { TlsOptions } from './zk/tls.js';
 export type { AuthInfo } from './zk/zk-session.js';
@@ -36,7 +37,7 @@ export type { RebalanceInfo, TaskGroupEvents, TaskGroupState, TaskStopReason } f
 export type { TaskGroupOptions, TaskList, TaskRun } from './tasks/options.js';
 export { digestId } from './lock/acl.js';
 export type { AclEntry, AclPermission } from './lock/acl.js';
-export type { ContenderImplementation } from './lock/contenders.js';
+export type { ContenderImplementation, ContenderNode, LockDriver, Verdict } from './lock/lock-driver.js';
 export * from './errors.js';
 export { CHANNELS } from './ops/channels.js';
 export type { AcquireOutcome, ChannelMessages, ChannelName } from './ops/channels.js';

@@ -8,7 +8,7 @@
  * or got a child in between stays (NOT_EMPTY: someone contends right now).
  */
 import { ZooKeeperError } from '../errors.js';
-import type { Coordinator } from '../session/coordinator.js';
+import type { Coordinator } from '../coordinator.js';
 import { childPath } from '../util/paths.js';
 import { ZK_CODES, type NativeStat } from '../zk/native.js';
 import type { ZkSession } from '../zk/zk-session.js';

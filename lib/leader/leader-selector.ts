@@ -13,7 +13,7 @@ import {
   SelectorRunningError,
   StopTimeoutError,
 } from '../errors.js';
-import type { Coordinator } from '../session/coordinator.js';
+import type { CoordinatorCore } from '../session/coordinator-core.js';
 import type { LeaderStatus } from '../session/status.js';
 import { checkConnectionLossPolicy, type ConnectionLossPolicy } from '../session/options.js';
 import { delay } from '../util/abort.js';
@@ -356,7 +356,7 @@ export class LeaderSelector extends EventEmitter<LeaderSelectorEvents> {
     policy: ConnectionLossPolicy,
   ): () => void {
     const lock = this.lock;
-    const coordinator: Coordinator = lock.coordinatorRef;
+    const coordinator: CoordinatorCore = lock.coordinatorRef;
     const onLost = (info: { node: string; reason: LockLossReason }): void => {
       if (info.node === acquisition.node.nodeName) control.end(LOCK_LOSS[info.reason]);
     };

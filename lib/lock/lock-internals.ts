@@ -1,7 +1,8 @@
 /**
- * The create / sort / watch loop of the lock recipe, written once (after Curator's
- * LockInternals). Parameterised by `maxLeases` (how many contenders at the head hold it), so a
- * semaphore or the write side of a read-write lock is a parameter, not a copy.
+ * The create / sort / watch loop, written once for every recipe (after Curator's LockInternals).
+ * A LockDriver (lock-driver.ts) says how nodes are named, which children take part, who holds
+ * and what a waiter watches: the mutex, both sides of the read-write lock, the semaphore's mutex
+ * and the leader latch are drivers, not copies of this loop.
  */
 import {
   AbortError,
@@ -10,7 +11,7 @@ import {
   SessionExpiredError,
   ZooKeeperError,
 } from '../errors.js';
-import type { Coordinator } from '../session/coordinator.js';
+import type { CoordinatorCore } from '../session/coordinator-core.js';
 import { delay, throwIfAborted } from '../util/abort.js';
 import { backoffDelay } from '../util/backoff.js';
 import { monotonicNow } from '../util/clock.js';
@@ -18,7 +19,14 @@ import { logger } from '../util/log.js';
 import { childPath, parentOf } from '../util/paths.js';
 import { native, ZK_CODES, type NativeACL, type NativeEvent } from '../zk/native.js';
 import type { ZkSession } from '../zk/zk-session.js';
-import { findByPrefix, newNodePrefix, sortContenders, type ContenderNode } from './contenders.js';
+import {
+  findByPrefix,
+  MUTEX_DRIVER,
+  newNodePrefix,
+  sortContenders,
+  type ContenderNode,
+  type LockDriver,
+} from './lock-driver.js';
 import { ensureParent, PathReaper } from './path-reaper.js';
 
 const log = logger('lock');
@@ -55,11 +63,11 @@ export class LockInternals {
   pathKnown = false;
 
   constructor(
-    private readonly coordinator: Coordinator,
+    private readonly coordinator: CoordinatorCore,
     readonly lockPath: string,
     private readonly data: Buffer,
     private readonly acl: NativeACL[],
-    private readonly maxLeases = 1,
+    readonly driver: LockDriver = MUTEX_DRIVER,
   ) {}
 
   private get requestTimeoutMs(): number {
@@ -102,7 +110,7 @@ export class LockInternals {
             throw error;
           }
         }
-        const contenders = sortContenders(children);
+        const contenders = sortContenders(this.driver, children);
         const index = contenders.findIndex((c) => c.name === own?.nodeName);
         if (index === -1) {
           // Our node was deleted behind our back (or our session expired): create a new one.
@@ -110,23 +118,23 @@ export class LockInternals {
           own = undefined;
           continue;
         }
-        if (index < this.maxLeases) {
+        const verdict = this.driver.verdict(contenders, index);
+        if (verdict.holds) {
           // An abort that came while we created or listed wins: the catch below deletes our node.
           throwIfAborted(options.signal, 'acquire()');
           return own;
         }
         if (monotonicNow() >= options.deadline) return await this.giveUp(own);
-        const predecessor = contenders[index - this.maxLeases] as ContenderNode;
         const outcome = await this.waitForDeletion(
           session,
-          childPath(this.lockPath, predecessor.name),
+          childPath(this.lockPath, verdict.watch.name),
           options,
         );
         switch (outcome) {
           case 'deleted':
-            // Sequence numbers only grow, so nothing can appear ahead of us: if the node we
-            // watched was the first contender, we hold the lock now, without listing again.
-            if (this.maxLeases === 1 && index === 1 && !options.signal?.aborted) return own;
+            // Sequence numbers only grow, so nothing can appear ahead of us: when the driver says
+            // the watched node was all that blocked us, we hold now, without listing again.
+            if (verdict.handoff && !options.signal?.aborted) return own;
             break;
           case 'timeout':
             return await this.giveUp(own);
@@ -200,7 +208,7 @@ export class LockInternals {
   private async createNode(
     options: AttemptOptions,
   ): Promise<{ node: HeldNode; children: string[] | undefined } | undefined> {
-    const prefix = newNodePrefix();
+    const prefix = newNodePrefix(this.driver);
     const state = { mayExist: false, created: undefined as HeldNode | undefined };
     try {
       return await this.createProtected(prefix, state, options);
@@ -307,7 +315,7 @@ export class LockInternals {
    */
   private async recoverCreated(session: ZkSession, prefix: string): Promise<HeldNode | undefined> {
     const timeoutMs = this.requestTimeoutMs;
-    const name = findByPrefix(await this.children(session, timeoutMs), prefix);
+    const name = findByPrefix(this.driver, await this.children(session, timeoutMs), prefix);
     if (!name) return undefined;
     const nodePath = childPath(this.lockPath, name);
     const stat = await session.exists(nodePath, { timeoutMs });
@@ -323,7 +331,7 @@ export class LockInternals {
   private async removeByPrefix(prefix: string): Promise<void> {
     try {
       const session = await this.coordinator.connectedSession('cleanup', {});
-      const name = findByPrefix(await this.children(session, this.requestTimeoutMs), prefix);
+      const name = findByPrefix(this.driver, await this.children(session, this.requestTimeoutMs), prefix);
       if (name) await this.deleteNode(childPath(this.lockPath, name));
     } catch (error) {
       log('%s: cleanup of prefix %s failed: %s', this.lockPath, prefix, (error as Error).message);
@@ -388,7 +396,7 @@ export class LockInternals {
 
   /** Contenders in lock order. */
   async contenders(session: ZkSession, timeoutMs = this.requestTimeoutMs): Promise<ContenderNode[]> {
-    return sortContenders(await this.children(session, timeoutMs));
+    return sortContenders(this.driver, await this.children(session, timeoutMs));
   }
 
   /**

@@ -2,7 +2,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { ConnectionLossPolicy } from '../session/options.js';
 import type { AclEntry } from './acl.js';
-import type { ContenderImplementation } from './contenders.js';
+import type { ContenderImplementation } from './lock-driver.js';
 import type { LockLossReason } from './acquisition.js';
 
 /** Options of {@link Coordinator.createLock}. */
@@ -60,7 +60,7 @@ export interface ContenderInfo {
   createdAt: number;
   /** Which protocol the node's name follows. */
   implementation: ContenderImplementation;
-  /** True for the first contender: the holder. */
+  /** True for contenders that hold (the first one for a mutex; every reader before the first writer). */
   holder: boolean;
 }
 

@@ -6,12 +6,12 @@
  * node's data and the contender listing, pipelined) behind isOwned() and verifyOwnership().
  */
 import { ZooKeeperError, type OwnershipStatus } from '../errors.js';
-import type { Coordinator } from '../session/coordinator.js';
+import type { CoordinatorCore } from '../session/coordinator-core.js';
 import { monotonicNow } from '../util/clock.js';
 import { logger } from '../util/log.js';
 import { ZK_CODES } from '../zk/native.js';
 import { statusOf, type Acquisition, type LockLossReason } from './acquisition.js';
-import { sortContenders } from './contenders.js';
+import { holdsAmong, type LockDriver } from './lock-driver.js';
 import { VerificationBatch } from './verification-batch.js';
 
 const log = logger('lock');
@@ -20,9 +20,10 @@ export class OwnershipVerifier {
   private readonly batch: VerificationBatch;
 
   constructor(
-    private readonly coordinator: Coordinator,
+    private readonly coordinator: CoordinatorCore,
     private readonly path: string,
     private readonly id: string,
+    private readonly driver: LockDriver,
     readonly intervalMs: number,
     readonly markLost: (acquisition: Acquisition, reason: LockLossReason) => void,
   ) {
@@ -121,9 +122,9 @@ export class OwnershipVerifier {
       acquisition.watching = true;
       if (!this.checkNodeData(acquisition, data, stat.czxid.readBigInt64BE(0)))
         return 'SERVER_SIDE_ID_DIFFERENT';
-      // Without a listing: our node exists, so it is still first (sequence numbers only grow).
-      const first = listing ? sortContenders(await listing)[0]?.name : acquisition.node.nodeName;
-      if (first !== acquisition.node.nodeName) {
+      // Without a listing: our node exists, so it still holds (sequence numbers only grow).
+      const holds = listing ? holdsAmong(this.driver, await listing, acquisition.node.nodeName) : true;
+      if (!holds) {
         this.markLost(acquisition, 'nodeChanged');
         return 'SERVER_SIDE_ID_DIFFERENT';
       }

@@ -13,7 +13,7 @@
  * One timer per coordinator, only while removals are pending; cleared on close().
  */
 import { ZooKeeperError } from '../errors.js';
-import type { Coordinator } from '../session/coordinator.js';
+import type { CoordinatorCore } from '../session/coordinator-core.js';
 import { monotonicNow } from '../util/clock.js';
 import { logger } from '../util/log.js';
 import { ZK_CODES, type NativeStat } from '../zk/native.js';
@@ -24,14 +24,18 @@ const log = logger('lock');
 /** A path left again within this many ms is hot: its removal is deferred until it is idle that long. */
 export const HOT_MS = 1000;
 
-const reapers = new WeakMap<Coordinator, PathReaper>();
-const ensuring = new WeakMap<Coordinator, Map<string, Promise<void>>>();
+const reapers = new WeakMap<CoordinatorCore, PathReaper>();
+const ensuring = new WeakMap<CoordinatorCore, Map<string, Promise<void>>>();
 
 /**
  * Creates the missing ancestors of a lock path once for all its contenders of this coordinator
  * (thousands of locks below one new parent would otherwise each create the whole chain).
  */
-export function ensureParent(coordinator: Coordinator, parent: string, signal?: AbortSignal): Promise<void> {
+export function ensureParent(
+  coordinator: CoordinatorCore,
+  parent: string,
+  signal?: AbortSignal,
+): Promise<void> {
   let inFlight = ensuring.get(coordinator);
   if (!inFlight) {
     inFlight = new Map();
@@ -66,7 +70,7 @@ export class PathReaper {
   private timer: NodeJS.Timeout | undefined;
   private closed: boolean;
 
-  private constructor(private readonly coordinator: Coordinator) {
+  private constructor(private readonly coordinator: CoordinatorCore) {
     this.closed = coordinator.state === 'closed';
     coordinator.once('closed', () => {
       this.closed = true;
@@ -75,7 +79,7 @@ export class PathReaper {
     });
   }
 
-  static of(coordinator: Coordinator): PathReaper {
+  static of(coordinator: CoordinatorCore): PathReaper {
     let reaper = reapers.get(coordinator);
     if (!reaper) {
       reaper = new PathReaper(coordinator);

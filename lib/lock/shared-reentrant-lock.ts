@@ -17,7 +17,7 @@ import {
   ZooKeeperError,
   type OwnershipStatus,
 } from '../errors.js';
-import type { Coordinator } from '../session/coordinator.js';
+import type { CoordinatorCore } from '../session/coordinator-core.js';
 import { checkConnectionLossPolicy, type ConnectionLossPolicy } from '../session/options.js';
 import { monotonicNow, monotonicToEpoch } from '../util/clock.js';
 import { logger } from '../util/log.js';
@@ -27,6 +27,7 @@ import { toNativeAcl } from './acl.js';
 import { runInHold, scopedHold } from './hold-scope.js';
 import { LocalQueue } from './local-queue.js';
 import { LockInternals } from './lock-internals.js';
+import { MUTEX_DRIVER, type LockDriver } from './lock-driver.js';
 import { Acquisition, type LockLossReason } from './acquisition.js';
 import { OwnershipVerifier } from './ownership-verifier.js';
 import { observedAcquire, trackHold } from './lock-telemetry.js';
@@ -75,9 +76,11 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
   private readonly verifier: OwnershipVerifier;
 
   constructor(
-    private readonly coordinator: Coordinator,
+    private readonly coordinator: CoordinatorCore,
     path: string,
     options: LockOptions = {},
+    /** The recipe's rules (the mutex unless a read-write lock or latch builds this lock). */
+    readonly driver: LockDriver = MUTEX_DRIVER,
   ) {
     super();
     this.path = validatePath(path);
@@ -101,6 +104,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
       this.path,
       Buffer.from(this.id, 'utf8'),
       toNativeAcl(options.acl),
+      driver,
     );
     if (options.removeEmptyPath !== undefined && typeof options.removeEmptyPath !== 'boolean') {
       throw new InvalidOptionError('removeEmptyPath', 'must be a boolean');
@@ -112,6 +116,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
       coordinator,
       this.path,
       this.id,
+      driver,
       this.verifyIntervalMs,
       (acquisition, reason) => this.markLost(acquisition, reason),
     );
@@ -213,7 +218,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
   }
 
   /** @internal */
-  get coordinatorRef(): Coordinator {
+  get coordinatorRef(): CoordinatorCore {
     return this.coordinator;
   }
 
@@ -365,7 +370,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
     return this.coordinator.retrying('contenders()', {}, async (session, timeoutMs) => {
       const sorted = await this.internals.contenders(session, timeoutMs);
       const details = await Promise.all(
-        sorted.map(async (contender) => {
+        sorted.map(async (contender, index) => {
           try {
             const { data, stat } = await session.getData(childPath(this.path, contender.name), { timeoutMs });
             return {
@@ -374,7 +379,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
               sessionId: stat.ephemeralOwner.toString('hex'),
               createdAt: Number(stat.ctime.readBigInt64BE(0)),
               implementation: contender.implementation,
-              holder: false,
+              holder: this.driver.verdict(sorted, index).holds,
             };
           } catch (error) {
             if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE) return undefined;
@@ -382,9 +387,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
           }
         }),
       );
-      const present = details.filter((d): d is ContenderInfo => d !== undefined);
-      if (present[0]) present[0].holder = true;
-      return present;
+      return details.filter((d): d is ContenderInfo => d !== undefined);
     });
   }
 

@@ -12,13 +12,12 @@
  * the rest is checked again.
  */
 import type { OwnershipStatus } from '../errors.js';
-import type { Coordinator } from '../session/coordinator.js';
+import type { CoordinatorCore } from '../session/coordinator-core.js';
 import { monotonicNow } from '../util/clock.js';
 import { logger } from '../util/log.js';
 import { ZK_CODES } from '../zk/native.js';
 import type { ZkSession } from '../zk/zk-session.js';
-import { statusOf, type Acquisition } from './acquisition.js';
-import type { OwnershipVerifier } from './ownership-verifier.js';
+import { statusOf, type Acquisition, type LockLossReason } from './acquisition.js';
 
 const log = logger('lock');
 
@@ -31,10 +30,18 @@ const NOT_EVALUATED = -2;
 
 type Result = OwnershipStatus | 'OK';
 
-const batches = new WeakMap<Coordinator, VerificationBatch>();
+/** What the batch needs of a hold's verifier (ownership-verifier.ts). */
+export interface BatchedVerifier {
+  readonly intervalMs: number;
+  markLost(acquisition: Acquisition, reason: LockLossReason): void;
+  /** A full verification (node data; with the listing unless `listContenders` is false). */
+  verify(acquisition: Acquisition, maxWaitMs?: number, listContenders?: boolean): Promise<Result>;
+}
+
+const batches = new WeakMap<CoordinatorCore, VerificationBatch>();
 
 export class VerificationBatch {
-  private readonly entries = new Map<Acquisition, OwnershipVerifier>();
+  private readonly entries = new Map<Acquisition, BatchedVerifier>();
   /** Holds asked to be checked in the next flush, with who waits for the answer. */
   private readonly urgent = new Map<Acquisition, Array<(result: Result) => void>>();
   private timer: NodeJS.Timeout | undefined;
@@ -46,7 +53,7 @@ export class VerificationBatch {
   /** The next flush checks every hold, due or not. */
   private checkAll = false;
 
-  private constructor(private readonly coordinator: Coordinator) {
+  private constructor(private readonly coordinator: CoordinatorCore) {
     this.closed = coordinator.state === 'closed';
     // Back from a suspension: check every hold at once ('strict' owners wait for that check).
     coordinator.on('reconnected', () => {
@@ -60,7 +67,7 @@ export class VerificationBatch {
   }
 
   /** The batch of a coordinator (created on first use). */
-  static of(coordinator: Coordinator): VerificationBatch {
+  static of(coordinator: CoordinatorCore): VerificationBatch {
     let batch = batches.get(coordinator);
     if (!batch) {
       batch = new VerificationBatch(coordinator);
@@ -74,7 +81,7 @@ export class VerificationBatch {
     return this.entries.size;
   }
 
-  add(acquisition: Acquisition, verifier: OwnershipVerifier): void {
+  add(acquisition: Acquisition, verifier: BatchedVerifier): void {
     this.entries.set(acquisition, verifier);
     const session = acquisition.node.session;
     if (!this.sessions.has(session)) {
@@ -161,7 +168,7 @@ export class VerificationBatch {
     for (const verifier of this.entries.values()) period = Math.min(period, verifier.intervalMs);
     const slack = Number.isFinite(period) ? period / 2 : 0;
     const checks: Acquisition[] = [];
-    const reads: Array<[Acquisition, OwnershipVerifier]> = [];
+    const reads: Array<[Acquisition, BatchedVerifier]> = [];
     for (const [acquisition, verifier] of this.entries) {
       if (acquisition.status !== 'held') {
         this.entries.delete(acquisition);

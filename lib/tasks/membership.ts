@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { InvalidOptionError, ZooKeeperError } from '../errors.js';
-import type { Coordinator } from '../session/coordinator.js';
+import type { CoordinatorCore } from '../session/coordinator-core.js';
 import { delay } from '../util/abort.js';
 import { backoffDelay } from '../util/backoff.js';
 import { logger } from '../util/log.js';
@@ -66,7 +66,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   };
 
   constructor(
-    private readonly coordinator: Coordinator,
+    private readonly coordinator: CoordinatorCore,
     groupPath: string,
     readonly id: string,
     private readonly acl: NativeACL[],

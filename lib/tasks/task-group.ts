@@ -11,8 +11,8 @@ import { SelectorRunningError, StopTimeoutError } from '../errors.js';
 import type { LeadershipLossReason, TermControl } from '../leader/control.js';
 import type { Acquisition } from '../lock/acquisition.js';
 import { toNativeAcl } from '../lock/acl.js';
-import type { SharedReentrantLock } from '../lock/shared-reentrant-lock.js';
-import type { Coordinator } from '../session/coordinator.js';
+import { SharedReentrantLock } from '../lock/shared-reentrant-lock.js';
+import type { CoordinatorCore } from '../session/coordinator-core.js';
 import type { ConnectionLossPolicy } from '../session/options.js';
 import { monotonicNow } from '../util/clock.js';
 import { logger } from '../util/log.js';
@@ -58,7 +58,7 @@ export class TaskGroup extends EventEmitter<TaskGroupEvents> {
   private readonly onClosed = (): void => void this.stop();
 
   constructor(
-    private readonly coordinator: Coordinator,
+    private readonly coordinator: CoordinatorCore,
     path: string,
     options: TaskGroupOptions,
   ) {
@@ -242,7 +242,7 @@ export class TaskGroup extends EventEmitter<TaskGroupEvents> {
   private slotFor(task: string): TaskSlot {
     let slot = this.slots.get(task);
     if (!slot) {
-      const lock = this.coordinator.createLock(childPath(this.path, task), {
+      const lock = new SharedReentrantLock(this.coordinator, childPath(this.path, task), {
         id: this.id,
         verifyIntervalMs: this.options.verifyIntervalMs,
         ...(this.options.acl ? { acl: this.options.acl } : {}),

@@ -1,7 +1,8 @@
 /**
- * The Coordinator owns the ZooKeeper session: it connects, runs the heartbeat and watchdog that
+ * The session layer of the Coordinator: it connects, runs the heartbeat and watchdog that
  * node-zookeeper-client lacks, opens a new session after expiry, and computes the lease (how
- * long ownership is guaranteed) from the send times of answered requests.
+ * long ownership is guaranteed) from the send times of answered requests. It imports nothing
+ * from the recipes; the public Coordinator (lib/coordinator.ts) adds their factories.
  */
 import { EventEmitter } from 'eventemitter3';
 import {
@@ -26,12 +27,7 @@ import type { CoordinatorStatus } from './status.js';
 import { Observability } from './observability.js';
 import { checkStopWindow, sessionTiming, type SessionTiming } from './timing.js';
 import type { CoordinatorEvents, CoordinatorState, SessionLossReason, WaitOptions } from './events.js';
-import { SharedReentrantLock, type LockOptions } from '../lock/shared-reentrant-lock.js';
-import { LeaderSelector, type LeaderSelectorPathOptions } from '../leader/leader-selector.js';
-import { TaskGroup } from '../tasks/task-group.js';
-import type { TaskGroupOptions } from '../tasks/options.js';
 import {
-  optionsFromEnv,
   resolveCoordinatorOptions,
   type ConnectionLossPolicy,
   type CoordinatorOptions,
@@ -46,19 +42,10 @@ export type { CoordinatorEvents, CoordinatorState, SessionLossReason, WaitOption
 
 /**
  * One ZooKeeper session per Coordinator: connects, runs the heartbeat and watchdog, opens a new
- * session after expiry, and computes the lease that bounds ownership. Create locks and leader
- * selectors from it; `close()` it on shutdown.
- *
- * @example
- * ```ts
- * const coordinator = new Coordinator({ connectString: '127.0.0.1:2181', sessionTimeoutMs: 15_000 });
- * await coordinator.start();
- * const lock = coordinator.createLock('/app/locks/report');
- * // ...
- * await coordinator.close();
- * ```
+ * session after expiry, and computes the lease that bounds ownership. Recipes are built on it;
+ * users create them from its subclass {@link Coordinator}.
  */
-export class Coordinator extends EventEmitter<CoordinatorEvents> {
+export class CoordinatorCore extends EventEmitter<CoordinatorEvents> {
   private readonly options: ResolvedCoordinatorOptions;
   private currentSession: ZkSession | undefined;
   private stateValue: CoordinatorState;
@@ -95,17 +82,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       },
       Math.max(20, Math.min(500, Math.floor(this.options.sessionTimeoutMs / 12))),
     );
-  }
-
-  /**
-   * Builds a Coordinator from `ZOOKEEPER_CONNECT_STRING` (default 127.0.0.1:2181),
-   * `ZOOKEEPER_SESSION_TIMEOUT_MS` and `ZOOKEEPER_DISABLED`; `overrides` win over the environment.
-   */
-  static fromEnv(
-    env: Record<string, string | undefined> = process.env,
-    overrides: Partial<CoordinatorOptions> = {},
-  ): Coordinator {
-    return new Coordinator({ ...optionsFromEnv(env), ...overrides });
   }
 
   /** Current connection state. */
@@ -328,6 +304,12 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     }
   }
 
+  /** Throws unless recipes may still be created (not disabled, not closed). @internal */
+  assertCanCreate(operation: string): void {
+    if (this.options.disabled) throw new ZooKeeperDisabledError(operation);
+    if (this.stateValue === 'closed') throw new CoordinatorClosedError(operation);
+  }
+
   /** Throws unless the coordinator can serve requests. @internal */
   assertUsable(operation: string): void {
     if (this.options.disabled) throw new ZooKeeperDisabledError(operation);
@@ -377,31 +359,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       heldLocks: this.observability.heldLockStatuses(),
       leaders: this.observability.leaderStatuses(),
     };
-  }
-
-  /**
-   * A lock on `path` (Curator InterProcessMutex protocol). Cheap: nothing is sent until acquire().
-   */
-  createLock(path: string, options: LockOptions = {}): SharedReentrantLock {
-    if (this.options.disabled) throw new ZooKeeperDisabledError(`createLock(${JSON.stringify(path)})`);
-    if (this.stateValue === 'closed') throw new CoordinatorClosedError('createLock()');
-    return new SharedReentrantLock(this, path, options);
-  }
-
-  /** A LeaderSelector on its own lock at `path`; call start() on it. */
-  createLeaderSelector(path: string, options: LeaderSelectorPathOptions): LeaderSelector {
-    const { id, ...rest } = options;
-    return new LeaderSelector({ ...rest, lock: this.createLock(path, id === undefined ? {} : { id }) });
-  }
-
-  /**
-   * A task group at `path`: many tasks, each run on exactly one member at a time, balanced
-   * across the members (README "Task groups"). Call start() on it.
-   */
-  createTaskGroup(path: string, options: TaskGroupOptions): TaskGroup {
-    if (this.options.disabled) throw new ZooKeeperDisabledError(`createTaskGroup(${JSON.stringify(path)})`);
-    if (this.stateValue === 'closed') throw new CoordinatorClosedError('createTaskGroup()');
-    return new TaskGroup(this, path, options);
   }
 
   /**
