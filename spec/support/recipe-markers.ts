@@ -46,6 +46,8 @@ export class RecipeMarkers {
   violations = 0;
   peakReaders = 0;
   peakHolders = 0;
+  /** Tags of other readers whose R-* files one of our readers saw (readers held at once). */
+  readonly coReaders = new Set<string>();
   /** One line per violation: what the hold found. */
   readonly details: string[] = [];
   private seq = 0;
@@ -72,7 +74,12 @@ export class RecipeMarkers {
     await this.createExclusive(name, true);
     const problems: string[] = [];
     if (await exists(path.join(this.dir, WRITER_MARKER))) problems.push('reader found W');
-    this.peakReaders = Math.max(this.peakReaders, (await this.list('R-')).length);
+    const readers = await this.list('R-');
+    this.peakReaders = Math.max(this.peakReaders, readers.length);
+    for (const reader of readers) {
+      const tag = reader.slice(2, reader.lastIndexOf('-'));
+      if (tag !== this.tag) this.coReaders.add(tag);
+    }
     return this.hold('read', problems, name);
   }
 
