@@ -26,6 +26,7 @@ import {
   runOurSemaphoreLoop,
   seededRandom,
 } from './support/recipe-markers.js';
+import { settleWithin, waitFor } from './support/wait.js';
 import { ZooKeeperCluster, zooKeeperAvailable } from './support/zookeeper.js';
 
 function skipReason(): string | false {
@@ -48,6 +49,7 @@ interface LockLike {
   acquire(timeoutMs: number): Promise<boolean>;
   release(): Promise<void>;
   considerAsOwned(): boolean;
+  contenders(): Promise<string[]>;
 }
 interface LeaseLike {
   considerAsOwned(): boolean;
@@ -58,6 +60,7 @@ interface LatchLike {
   await(timeoutMs: number): Promise<boolean>;
   hasLeadership(): boolean;
   close(): Promise<void>;
+  participants(): Promise<string[]>;
 }
 interface RecipeFactories {
   createReadWriteLock(path: string, options: { id: string }): { readLock: LockLike; writeLock: LockLike };
@@ -123,54 +126,67 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
     await Promise.all(dirs.map((dir) => removeMarkerDir(dir)));
   });
 
-  void describe('the marker checkers can fail', () => {
+  // Each part on a path and marker directory of its own, so the parts (and the tests) run at once.
+  void describe('the marker checkers can fail', { concurrency: true }, () => {
     it('read-write lock: Curator readers and writers see our W; we see Curator’s W and R-*', async () => {
-      const { path, dir } = await fresh('rw-check');
-      const probe = new RecipeMarkers(dir, 'probe');
-      const ourWrite = await probe.enterWrite();
-      assert.equal(ourWrite.violation, false);
-      // Every Curator hold (reads and writes alike) runs into our W.
-      const loop = await runCuratorLoop({
-        ...base(),
-        recipe: 'rwlock',
-        path,
-        markerDir: dir,
-        iterations: 6,
-        writeRatio: 0.5,
-        seed: 7,
-        holdMs: 0,
-      });
-      assert.equal(loop.iterations, 6);
-      assert.ok(loop.reads > 0 && loop.writes > 0, `reads ${loop.reads}, writes ${loop.writes}`);
-      assert.equal(loop.violations, 6, loop.violationDetails.join('\n'));
-      await ourWrite.release();
-
-      // A Curator reader's R-* file: our writer objects, our reader counts 2 readers.
-      const reader = keep(
-        await holdCuratorRecipe({ ...base(), recipe: 'rwlock', side: 'read', path, markerDir: dir }),
-      );
-      assert.equal(reader.violation, false);
-      assert.match(reader.node, /\/_c_[0-9a-f-]{36}-__READ__\d{10}$/);
-      const write = await probe.enterWrite();
-      assert.equal(write.violation, true);
-      await write.release();
-      const read = await probe.enterRead();
-      assert.equal(read.violation, false);
-      assert.equal(probe.peakReaders, 2);
-      await read.release();
-      await reader.release();
-
-      // A Curator writer's W: our reader objects.
-      const writer = keep(
-        await holdCuratorRecipe({ ...base(), recipe: 'rwlock', side: 'write', path, markerDir: dir }),
-      );
-      assert.equal(writer.violation, false);
-      assert.match(writer.node, /\/_c_[0-9a-f-]{36}-__WRIT__\d{10}$/);
-      const blocked = await probe.enterRead();
-      assert.equal(blocked.violation, true);
-      await blocked.release();
-      await writer.release();
-      assert.equal(probe.violations, 2, probe.details.join('\n'));
+      await Promise.all([
+        (async () => {
+          // Every Curator hold (reads and writes alike) runs into our W.
+          const { path, dir } = await fresh('rw-check-loop');
+          const probe = new RecipeMarkers(dir, 'probe');
+          const ourWrite = await probe.enterWrite();
+          assert.equal(ourWrite.violation, false);
+          const loop = await runCuratorLoop({
+            ...base(),
+            recipe: 'rwlock',
+            path,
+            markerDir: dir,
+            iterations: 6,
+            writeRatio: 0.5,
+            seed: 7,
+            holdMs: 0,
+          });
+          assert.equal(loop.iterations, 6);
+          assert.ok(loop.reads > 0 && loop.writes > 0, `reads ${loop.reads}, writes ${loop.writes}`);
+          assert.equal(loop.violations, 6, loop.violationDetails.join('\n'));
+          await ourWrite.release();
+        })(),
+        (async () => {
+          // A Curator reader's R-* file: our writer objects, our reader counts 2 readers.
+          const { path, dir } = await fresh('rw-check-reader');
+          const probe = new RecipeMarkers(dir, 'probe');
+          const reader = keep(
+            await holdCuratorRecipe({ ...base(), recipe: 'rwlock', side: 'read', path, markerDir: dir }),
+          );
+          assert.equal(reader.violation, false);
+          assert.match(reader.node, /\/_c_[0-9a-f-]{36}-__READ__\d{10}$/);
+          const write = await probe.enterWrite();
+          assert.equal(write.violation, true);
+          await write.release();
+          const read = await probe.enterRead();
+          assert.equal(read.violation, false);
+          assert.equal(probe.peakReaders, 2);
+          assert.deepEqual([...probe.coReaders], [`c${reader.pid}`]);
+          await read.release();
+          await reader.release();
+          assert.equal(probe.violations, 1, probe.details.join('\n'));
+        })(),
+        (async () => {
+          // A Curator writer's W: our reader objects.
+          const { path, dir } = await fresh('rw-check-writer');
+          const probe = new RecipeMarkers(dir, 'probe');
+          const writer = keep(
+            await holdCuratorRecipe({ ...base(), recipe: 'rwlock', side: 'write', path, markerDir: dir }),
+          );
+          assert.equal(writer.violation, false);
+          assert.match(writer.node, /\/_c_[0-9a-f-]{36}-__WRIT__\d{10}$/);
+          const blocked = await probe.enterRead();
+          assert.equal(blocked.violation, true);
+          await blocked.release();
+          await writer.release();
+          assert.equal(probe.violations, 1, probe.details.join('\n'));
+        })(),
+      ]);
     });
 
     it('read-write lock: two Curator workers on DIFFERENT paths sharing the markers count violations', async () => {
@@ -198,59 +214,77 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
     });
 
     it('semaphore: Curator lease holders count our S-* files, and we count theirs', async () => {
-      const { path, dir } = await fresh('sem-check');
-      const probe = new RecipeMarkers(dir, 'probe');
-      const ours = [await probe.enterSemaphore(2), await probe.enterSemaphore(2)];
-      const loop = await runCuratorLoop({
-        ...base(),
-        recipe: 'semaphore',
-        maxLeases: 2,
-        path,
-        markerDir: dir,
-        iterations: 3,
-        holdMs: 0,
-      });
-      assert.equal(loop.violations, 3, loop.violationDetails.join('\n'));
-      assert.equal(loop.peakHolders, 3);
-      await Promise.all(ours.map((hold) => hold.release()));
-
-      const holder = keep(
-        await holdCuratorRecipe({ ...base(), recipe: 'semaphore', maxLeases: 1, path, markerDir: dir }),
-      );
-      assert.match(holder.node, new RegExp(`^${path}/leases/_c_[0-9a-f-]{36}-lease-\\d{10}$`));
-      const extra = await probe.enterSemaphore(1);
-      assert.equal(extra.violation, true);
-      assert.equal(probe.peakHolders, 2);
-      await extra.release();
-      await holder.release();
+      await Promise.all([
+        (async () => {
+          const { path, dir } = await fresh('sem-check-loop');
+          const probe = new RecipeMarkers(dir, 'probe');
+          const ours = [await probe.enterSemaphore(2), await probe.enterSemaphore(2)];
+          const loop = await runCuratorLoop({
+            ...base(),
+            recipe: 'semaphore',
+            maxLeases: 2,
+            path,
+            markerDir: dir,
+            iterations: 3,
+            holdMs: 0,
+          });
+          assert.equal(loop.violations, 3, loop.violationDetails.join('\n'));
+          assert.equal(loop.peakHolders, 3);
+          await Promise.all(ours.map((hold) => hold.release()));
+        })(),
+        (async () => {
+          const { path, dir } = await fresh('sem-check-holder');
+          const probe = new RecipeMarkers(dir, 'probe');
+          const holder = keep(
+            await holdCuratorRecipe({ ...base(), recipe: 'semaphore', maxLeases: 1, path, markerDir: dir }),
+          );
+          assert.match(holder.node, new RegExp(`^${path}/leases/_c_[0-9a-f-]{36}-lease-\\d{10}$`));
+          const extra = await probe.enterSemaphore(1);
+          assert.equal(extra.violation, true);
+          assert.equal(probe.peakHolders, 2);
+          await extra.release();
+          await holder.release();
+        })(),
+      ]);
     });
 
     it('latch: a Curator leader sees our L, and we see its L', async () => {
-      const { path, dir } = await fresh('latch-check');
-      const probe = new RecipeMarkers(dir, 'probe');
-      const ourLead = await probe.enterLatch();
-      const loop = await runCuratorLoop({
-        ...base(),
-        recipe: 'latch',
-        path,
-        markerDir: dir,
-        iterations: 2,
-        holdMs: 0,
-      });
-      assert.equal(loop.violations, 2, loop.violationDetails.join('\n'));
-      await ourLead.release();
-
-      const leader = keep(await startCuratorLatch({ ...base(), path, markerDir: dir }));
-      await leader.waitForLeadership(true);
-      assert.equal(leader.events[0]?.violation, false);
-      const second = await probe.enterLatch();
-      assert.equal(second.violation, true);
-      await second.release();
-      await leader.close();
-      assert.deepEqual(
-        (await readLeadersLog(dir)).map((entry) => entry.impl),
-        ['ours', 'curator', 'curator', 'curator', 'ours'],
-      );
+      await Promise.all([
+        (async () => {
+          const { path, dir } = await fresh('latch-check-loop');
+          const probe = new RecipeMarkers(dir, 'probe');
+          const ourLead = await probe.enterLatch();
+          const loop = await runCuratorLoop({
+            ...base(),
+            recipe: 'latch',
+            path,
+            markerDir: dir,
+            iterations: 2,
+            holdMs: 0,
+          });
+          assert.equal(loop.violations, 2, loop.violationDetails.join('\n'));
+          await ourLead.release();
+          assert.deepEqual(
+            (await readLeadersLog(dir)).map((entry) => entry.impl),
+            ['ours', 'curator', 'curator'],
+          );
+        })(),
+        (async () => {
+          const { path, dir } = await fresh('latch-check-leader');
+          const probe = new RecipeMarkers(dir, 'probe');
+          const leader = keep(await startCuratorLatch({ ...base(), path, markerDir: dir }));
+          await leader.waitForLeadership(true);
+          assert.equal(leader.events[0]?.violation, false);
+          const second = await probe.enterLatch();
+          assert.equal(second.violation, true);
+          await second.release();
+          await leader.close();
+          assert.deepEqual(
+            (await readLeadersLog(dir)).map((entry) => entry.impl),
+            ['curator', 'ours'],
+          );
+        })(),
+      ]);
     });
   });
 
@@ -399,6 +433,113 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
       assert.equal(theirs.lostLeadership, 0);
       assert.equal(log.length, 12);
       assert.ok(changes >= 1, 'leadership never moved between ours and Curator');
+    });
+  });
+
+  void describe('ours and Curator hand over', { skip: ours, concurrency: true }, () => {
+    it('read-write lock: a Curator writer keeps our reader and writer out; a Curator reader shares with our reader only', async () => {
+      await Promise.all([
+        (async () => {
+          const { path } = await fresh('rw-hold-writer');
+          const [c] = await coordinators(1);
+          const rw = recipesOf(c!).createReadWriteLock(path, { id: 'ours' });
+          const writer = keep(await holdCuratorRecipe({ ...base(), recipe: 'rwlock', side: 'write', path }));
+          assert.equal(await rw.readLock.acquire(300), false, 'read lock taken while a Curator writer holds');
+          assert.equal(
+            await rw.writeLock.acquire(300),
+            false,
+            'write lock taken while a Curator writer holds',
+          );
+          const reading = rw.readLock.acquire(20_000);
+          await writer.release();
+          assert.equal(await reading, true);
+          await rw.readLock.release();
+        })(),
+        (async () => {
+          const { path } = await fresh('rw-hold-reader');
+          const [c] = await coordinators(1);
+          const rw = recipesOf(c!).createReadWriteLock(path, { id: 'ours' });
+          const reader = keep(await holdCuratorRecipe({ ...base(), recipe: 'rwlock', side: 'read', path }));
+          assert.equal(await rw.readLock.acquire(5_000), true, 'a Curator reader kept our reader out');
+          await rw.readLock.release();
+          assert.equal(
+            await rw.writeLock.acquire(300),
+            false,
+            'write lock taken while a Curator reader holds',
+          );
+          const writing = rw.writeLock.acquire(20_000);
+          await reader.release();
+          assert.equal(await writing, true);
+          await rw.writeLock.release();
+        })(),
+      ]);
+    });
+
+    it('read-write lock: our write → read downgrade keeps a queued Curator writer out until our read ends (CURATOR-621)', async () => {
+      const { path, dir } = await fresh('rw-downgrade');
+      const [c] = await coordinators(1);
+      const rw = recipesOf(c!).createReadWriteLock(path, { id: 'ours' });
+      const probe = new RecipeMarkers(dir, `o${process.pid}`);
+      assert.equal(await rw.writeLock.acquire(5_000), true);
+      const write = await probe.enterWrite();
+      let curatorHolds = false;
+      const pending = holdCuratorRecipe({
+        ...base(),
+        recipe: 'rwlock',
+        side: 'write',
+        path,
+        markerDir: dir,
+      }).then((peer) => {
+        curatorHolds = true;
+        return keep(peer);
+      });
+      pending.catch(() => undefined);
+      await waitFor(async () => (await rw.writeLock.contenders()).length === 2, {
+        timeoutMs: 20_000,
+        message: 'the Curator writer queued behind ours',
+      });
+      assert.equal(await rw.readLock.acquire(5_000), true, 'downgrade refused');
+      await write.release();
+      const read = await probe.enterRead();
+      await rw.writeLock.release();
+      // Only our read hold is left: the Curator writer queued behind our writer must keep waiting.
+      assert.equal(
+        (await settleWithin(pending, 500)).settled,
+        false,
+        'Curator writer got in beside our reader',
+      );
+      assert.equal(curatorHolds, false);
+      assert.equal(rw.readLock.considerAsOwned(), true);
+      await read.release();
+      await rw.readLock.release();
+      const writer = await pending;
+      assert.equal(writer.violation, false, 'the Curator writer found our reader marker');
+      await writer.release();
+      assert.deepEqual(probe.details, []);
+    });
+
+    it('leader latch: Curator leads and ours waits; ours leads once it closes; a later Curator latch waits behind ours', async () => {
+      const { path } = await fresh('latch-hold');
+      const [c] = await coordinators(1);
+      const first = keep(await startCuratorLatch({ ...base(), path, id: 'curator-1' }));
+      await first.waitForLeadership(true);
+      const latch = recipesOf(c!).createLeaderLatch(path, { id: 'ours' });
+      await latch.start();
+      assert.equal(await latch.await(300), false, 'ours leads beside a Curator leader');
+      assert.deepEqual(await latch.participants(), ['curator-1', 'ours']);
+      await first.close();
+      assert.equal(await latch.await(20_000), true);
+      const second = keep(await startCuratorLatch({ ...base(), path, id: 'curator-2' }));
+      assert.deepEqual(await latch.participants(), ['ours', 'curator-2']);
+      assert.equal(second.isLeader(), false);
+      assert.equal(latch.hasLeadership(), true);
+      await latch.close();
+      await second.waitForLeadership(true);
+      await second.close();
+      assert.deepEqual(
+        second.events.map((e) => e.event),
+        ['isLeader'],
+      );
     });
   });
 });

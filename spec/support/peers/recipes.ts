@@ -60,8 +60,13 @@ async function startRecipeWorker(
   if (opts.id !== undefined) args.push(`--id=${opts.id}`);
   if (opts.sessionTimeoutMs !== undefined) args.push(`--sessionTimeoutMs=${opts.sessionTimeoutMs}`);
   if (mode !== 'hold') args.push('--watchStdin=1');
+  // Test workers start in about half the CPU time with the client compiler only and the serial
+  // collector (measured: 0.5 s instead of 1 s user time); bench modes keep the JVM's defaults.
+  const quickStart =
+    mode === 'loop' || mode === 'hold' ? ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'] : [];
   return new Worker('curator', `${recipe} ${mode}`, findExecutable('java') ?? 'java', [
     '-XX:+DisplayVMOutputToStderr',
+    ...quickStart,
     '-cp',
     [classDir, ...jarPaths()].join(path.delimiter),
     MAIN_CLASS,
