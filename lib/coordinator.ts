@@ -4,6 +4,9 @@
  */
 import { LeaderSelector, type LeaderSelectorPathOptions } from './leader/leader-selector.js';
 import { SharedReentrantLock, type LockOptions } from './lock/shared-reentrant-lock.js';
+import { LeaderLatch, type LeaderLatchOptions } from './recipes/leader-latch.js';
+import { ReadWriteLock, type ReadWriteLockOptions } from './recipes/read-write-lock.js';
+import { Semaphore, type SemaphoreOptions } from './recipes/semaphore.js';
 import { CoordinatorCore } from './session/coordinator-core.js';
 import { optionsFromEnv, type CoordinatorOptions } from './session/options.js';
 import type { TaskGroupOptions } from './tasks/options.js';
@@ -56,5 +59,29 @@ export class Coordinator extends CoordinatorCore {
   createTaskGroup(path: string, options: TaskGroupOptions): TaskGroup {
     this.assertCanCreate(`createTaskGroup(${JSON.stringify(path)})`);
     return new TaskGroup(this, path, options);
+  }
+
+  /**
+   * A read-write lock on `path` (Curator InterProcessReadWriteLock protocol): `readLock` and
+   * `writeLock`, each with the lock surface. Cheap: nothing is sent until an acquire().
+   */
+  createReadWriteLock(path: string, options: ReadWriteLockOptions = {}): ReadWriteLock {
+    this.assertCanCreate(`createReadWriteLock(${JSON.stringify(path)})`);
+    return new ReadWriteLock(this, path, options);
+  }
+
+  /**
+   * A semaphore on `path` with `maxLeases` leases (Curator InterProcessSemaphoreV2 protocol;
+   * every client of the path must use the same maxLeases).
+   */
+  createSemaphore(path: string, options: SemaphoreOptions): Semaphore {
+    this.assertCanCreate(`createSemaphore(${JSON.stringify(path)})`);
+    return new Semaphore(this, path, options);
+  }
+
+  /** A leader latch on `path` (Curator LeaderLatch protocol); call start() on it. */
+  createLeaderLatch(path: string, options: LeaderLatchOptions = {}): LeaderLatch {
+    this.assertCanCreate(`createLeaderLatch(${JSON.stringify(path)})`);
+    return new LeaderLatch(this, path, options);
   }
 }

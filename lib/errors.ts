@@ -23,7 +23,9 @@ export type ErrorCode =
   | 'OWNERSHIP_LOST'
   | 'SELECTOR_RUNNING'
   | 'STOP_TIMEOUT'
-  | 'ZOOKEEPER_DISABLED';
+  | 'ZOOKEEPER_DISABLED'
+  | 'LOCK_UPGRADE'
+  | 'RECIPE_CLOSED';
 
 /** Base class of every error raised by zk-leader-selector. */
 export class ZkLeaderSelectorError extends Error {
@@ -233,5 +235,24 @@ export class ZooKeeperDisabledError extends ZkLeaderSelectorError {
       'ZOOKEEPER_DISABLED',
       `${what} is not available: ZooKeeper is disabled (ZOOKEEPER_DISABLED=true); unset it to use locks`,
     );
+  }
+}
+
+/** writeLock.acquire() while the same read-write lock holds its read lock: that would wait forever. */
+export class LockUpgradeError extends ZkLeaderSelectorError {
+  constructor(path: string) {
+    super(
+      'LOCK_UPGRADE',
+      `Cannot take the write lock of ${path} while this read-write lock holds its read lock (an upgrade ` +
+        'would wait for itself forever): release the read lock first, or take the write lock first and ' +
+        'then the read lock (a downgrade)',
+    );
+  }
+}
+
+/** A call on a recipe that was closed for good (a closed LeaderLatch cannot start again). */
+export class RecipeClosedError extends ZkLeaderSelectorError {
+  constructor(what: string) {
+    super('RECIPE_CLOSED', `${what} was called after close(): create a new one instead`);
   }
 }

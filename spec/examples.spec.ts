@@ -63,6 +63,31 @@ describe('examples/', () => {
     assert.deepEqual(await lockAt(path('lock')).contenderDetails(), []);
   });
 
+  it('read-write-lock.ts: readers share, the writer is alone, the downgrade reads its own update', async () => {
+    const run = new ScriptProcess('examples/read-write-lock.ts', ['--path', path('rw')], env);
+    const { code, stdout } = await run.finished(30_000);
+    assert.equal(code, 0, run.output);
+    const done = /done: catalog v(\d+), peak readers at once: (\d+), violations: (\d+)/.exec(stdout);
+    assert.ok(done, stdout);
+    assert.equal(done[1], '4', 'three writes and the downgraded one');
+    assert.ok(Number(done[2]) > 1, `readers never shared the lock: ${stdout}`);
+    assert.equal(done[3], '0');
+    assert.match(stdout, /\[writer\] downgraded: reading my own v4/);
+    assert.equal(stdout.match(/\[reader-\d\] reading catalog/g)?.length, 9, stdout);
+    assert.deepEqual(await observer.createReadWriteLock(path('rw')).readLock.contenderDetails(), []);
+  });
+
+  it('semaphore.ts: six jobs over two processes, never more than two at once', async () => {
+    const run = new ScriptProcess('examples/semaphore.ts', ['--path', path('semaphore')], env);
+    const { code, stdout } = await run.finished(30_000);
+    assert.equal(code, 0, run.output);
+    assert.equal(stdout.match(/job \d: committed/g)?.length, 6, stdout);
+    const done = /done: 6 jobs, at most (\d+) at once \(maxLeases 2\)/.exec(stdout);
+    assert.ok(done, stdout);
+    assert.equal(done[1], '2', 'the jobs ran two at a time, never three');
+    assert.deepEqual(await observer.createSemaphore(path('semaphore'), { maxLeases: 2 }).participants(), []);
+  });
+
   it('leader.ts: cleans while leading and stops by itself after --seconds', async () => {
     const run = new ScriptProcess(
       'examples/leader.ts',

@@ -163,6 +163,41 @@ describe('Many claims per process', () => {
     await waitFor(async () => !(await exists()), { timeoutMs: 5000, message: 'path still there' });
   });
 
+  it('a fresh lock holds without a listing only as sequence 0: a held path and a used path both list first', async () => {
+    // A lock that does not know its path sends create(path) ‖ create(node) and no listing; only
+    // a node numbered 0 (no child ever created before it) may then hold without one.
+    const held = `${base}/seq-held`;
+    const holder = a.createLock(held, { id: 'holder' });
+    assert.equal(await holder.acquire(5000), true);
+    const fresh = b.createLock(held, { id: 'fresh' });
+    assert.equal(await fresh.acquire(300), false, 'sequence 1 must list, and waits for the holder');
+    const waiting = fresh.acquire(5000);
+    await holder.release();
+    assert.equal(await waiting, true);
+    assert.equal(holder.considerAsOwned(), false);
+    await fresh.release();
+
+    // A path whose child counter moved on although it is empty: a foreign child came and went.
+    const used = `${base}/seq-used`;
+    await a.ensurePath(used);
+    await a.session!.create(
+      `${used}/foreign`,
+      Buffer.alloc(0),
+      native.ACL.OPEN_ACL_UNSAFE,
+      native.CreateMode.PERSISTENT,
+      {
+        timeoutMs: 5000,
+      },
+    );
+    await a.session!.remove(`${used}/foreign`, -1, { timeoutMs: 5000 });
+    const late = b.createLock(used, { id: 'late' });
+    assert.equal(await late.acquire(5000), true, 'alone on the path, it holds after listing');
+    assert.doesNotMatch(late.nodePath ?? '', /lock-0000000000$/, 'the foreign child moved the counter on');
+    const other = a.createLock(used, { id: 'other' });
+    assert.equal(await other.acquire(300), false);
+    await late.release();
+  });
+
   it('contenders on a path removed and re-created under them never fail, and exclude each other', async () => {
     const path = `${base}/churn`;
     let holders = 0;

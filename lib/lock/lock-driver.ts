@@ -30,15 +30,30 @@ export type Verdict =
        * round trip per handoff).
        */
       handoff: boolean;
-    };
+    }
+  /** Wait for any change of the children (the semaphore: until few enough leases are out). */
+  | { holds: false; watchChildren: true };
 
 export interface LockDriver {
   /** Name part between the protected prefix and the sequence, as Curator names it (`lock-`, `latch-`...). */
   readonly lockName: string;
+  /**
+   * True when only the contenders ahead of ours decide the verdict (not the semaphore, which
+   * counts every child): a node with sequence 0 then holds without a listing.
+   */
+  readonly decidedByPredecessors?: boolean;
   /** The child as a contender of this recipe; undefined for children that take no part. */
   parse(name: string): ContenderNode | undefined;
-  /** The verdict for our node at `ourIndex` of the sorted contenders (ourIndex >= 0). */
-  verdict(contenders: readonly ContenderNode[], ourIndex: number): Verdict;
+  /**
+   * The verdict for our node at `ourIndex` of the sorted contenders (ourIndex >= 0);
+   * `childCount` counts every child of the path, contender or not.
+   */
+  verdict(contenders: readonly ContenderNode[], ourIndex: number, childCount: number): Verdict;
+  /**
+   * A sequence for the next node instead of a server-assigned one (created EPHEMERAL with it):
+   * a downgrading reader takes its write node's, as Curator does since CURATOR-621.
+   */
+  fixedSequence?(): string | undefined;
 }
 
 /**
@@ -47,6 +62,8 @@ export interface LockDriver {
  * (group 1: the name part, group 2: the 10 digits); `kazooName` marks kazoo's nodes.
  */
 export class StandardLockDriver implements LockDriver {
+  readonly decidedByPredecessors = true;
+
   constructor(
     readonly lockName: string,
     private readonly pattern: RegExp,
@@ -92,14 +109,19 @@ export function sortContenders(driver: LockDriver, children: readonly string[]):
     const parsed = driver.parse(child);
     if (parsed) contenders.push(parsed);
   }
-  return contenders.sort((a, b) => a.sequence - b.sequence || (a.name < b.name ? -1 : 1));
+  return contenders.sort(
+    (a, b) =>
+      a.sequence - b.sequence ||
+      // Equal sequences: a downgrading reader shares its writer's, and sorts after it.
+      (a.kind === b.kind ? (a.name < b.name ? -1 : 1) : a.kind === 'write' ? -1 : 1),
+  );
 }
 
 /** Whether our node holds among `children` (false when it is not there). */
 export function holdsAmong(driver: LockDriver, children: readonly string[], ourName: string): boolean {
   const contenders = sortContenders(driver, children);
   const index = contenders.findIndex((c) => c.name === ourName);
-  return index !== -1 && driver.verdict(contenders, index).holds;
+  return index !== -1 && driver.verdict(contenders, index, children.length).holds;
 }
 
 /** The protected-mode prefix Curator uses: the server appends the 10-digit sequence. */

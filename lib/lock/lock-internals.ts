@@ -17,7 +17,7 @@ import { backoffDelay } from '../util/backoff.js';
 import { monotonicNow } from '../util/clock.js';
 import { logger } from '../util/log.js';
 import { childPath, parentOf } from '../util/paths.js';
-import { native, ZK_CODES, type NativeACL, type NativeEvent } from '../zk/native.js';
+import { native, ZK_CODES, type NativeACL } from '../zk/native.js';
 import type { ZkSession } from '../zk/zk-session.js';
 import {
   findByPrefix,
@@ -28,6 +28,7 @@ import {
   type LockDriver,
 } from './lock-driver.js';
 import { ensureParent, PathReaper } from './path-reaper.js';
+import { waitForChange } from './wait-for-change.js';
 
 const log = logger('lock');
 
@@ -45,8 +46,6 @@ export interface AttemptOptions {
   deadline: number;
   signal?: AbortSignal | undefined;
 }
-
-type WaitOutcome = 'deleted' | 'changed' | 'gone' | 'retry' | 'timeout' | 'aborted' | 'session-ended';
 
 function isConnectionProblem(error: unknown): boolean {
   return error instanceof ConnectionLossError || error instanceof RequestTimeoutError;
@@ -118,23 +117,27 @@ export class LockInternals {
           own = undefined;
           continue;
         }
-        const verdict = this.driver.verdict(contenders, index);
+        const verdict = this.driver.verdict(contenders, index, children.length);
         if (verdict.holds) {
           // An abort that came while we created or listed wins: the catch below deletes our node.
           throwIfAborted(options.signal, 'acquire()');
           return own;
         }
         if (monotonicNow() >= options.deadline) return await this.giveUp(own);
-        const outcome = await this.waitForDeletion(
-          session,
-          childPath(this.lockPath, verdict.watch.name),
-          options,
-        );
+        const outcome =
+          'watchChildren' in verdict
+            ? await waitForChange(this.coordinator, session, this.lockPath, options, children)
+            : await waitForChange(
+                this.coordinator,
+                session,
+                childPath(this.lockPath, verdict.watch.name),
+                options,
+              );
         switch (outcome) {
           case 'deleted':
             // Sequence numbers only grow, so nothing can appear ahead of us: when the driver says
             // the watched node was all that blocked us, we hold now, without listing again.
-            if (verdict.handoff && !options.signal?.aborted) return own;
+            if ('handoff' in verdict && verdict.handoff && !options.signal?.aborted) return own;
             break;
           case 'timeout':
             return await this.giveUp(own);
@@ -268,10 +271,23 @@ export class LockInternals {
           .create(this.lockPath, Buffer.alloc(0), this.acl, native.CreateMode.PERSISTENT, { timeoutMs })
           .catch(() => undefined);
       }
-      const creating = session.createSequential(path, this.data, this.acl, { timeoutMs });
-      // Same session, so the server answers in order: the listing includes our new node.
-      const listing = session.getChildren(this.lockPath, { timeoutMs });
-      listing.catch(() => undefined);
+      const fixed = this.driver.fixedSequence?.();
+      const creating = fixed
+        ? session.createSequential(
+            path + fixed,
+            this.data,
+            this.acl,
+            { timeoutMs },
+            native.CreateMode.EPHEMERAL,
+          )
+        : session.createSequential(path, this.data, this.acl, { timeoutMs });
+      // Same session, so the server answers in order: the listing includes our new node. Not
+      // sent where the path was just (re)created: see firstEver below.
+      const listing =
+        this.pathKnown || !this.driver.decidedByPredecessors || fixed
+          ? session.getChildren(this.lockPath, { timeoutMs })
+          : undefined;
+      listing?.catch(() => undefined);
       let created: { path: string; czxid: bigint | undefined };
       try {
         created = await creating;
@@ -302,6 +318,13 @@ export class LockInternals {
       if (created.czxid === undefined) {
         const stat = await session.exists(created.path, { timeoutMs });
         state.created.czxid = stat ? stat.czxid.readBigInt64BE(0) : 0n;
+      }
+      if (!listing) {
+        // Sequence 0: no child was ever created in this path before ours (the sequence is the
+        // parent's child-change count), so nothing is ahead of us and nothing can get ahead:
+        // the verdict needs no listing. Any other sequence: the loop lists.
+        const firstEver = this.driver.parse(nodeName)?.sequence === 0;
+        return { node: state.created, children: firstEver ? [nodeName] : undefined };
       }
       const children = await listing.catch(() => undefined);
       return { node: state.created, children };
@@ -336,54 +359,6 @@ export class LockInternals {
     } catch (error) {
       log('%s: cleanup of prefix %s failed: %s', this.lockPath, prefix, (error as Error).message);
     }
-  }
-
-  /**
-   * Waits until the watched predecessor goes away or changes. getData with a watch (as Curator
-   * does) leaves no watch behind when the node is already gone.
-   */
-  private waitForDeletion(session: ZkSession, path: string, options: AttemptOptions): Promise<WaitOutcome> {
-    return new Promise<WaitOutcome>((resolve) => {
-      let done = false;
-      const finish = (outcome: WaitOutcome): void => {
-        if (done) return;
-        done = true;
-        if (timer) clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
-        session.off('ended', onEnded);
-        session.watches.remove(path, watcher);
-        resolve(outcome);
-      };
-      const onAbort = (): void => finish('aborted');
-      const onEnded = (): void => finish('session-ended');
-      const watcher = (event: NativeEvent): void =>
-        finish(event.name === 'NODE_DELETED' ? 'deleted' : 'changed');
-      const remaining = options.deadline - monotonicNow();
-      const timer = Number.isFinite(remaining)
-        ? setTimeout(() => finish('timeout'), Math.max(0, remaining))
-        : undefined;
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      // An abort that came while we listed the children fires no event any more.
-      if (options.signal?.aborted) {
-        finish('aborted');
-        return;
-      }
-      session.once('ended', onEnded);
-      // The session's one native watcher dispatches to ours: a finished wait leaves nothing behind.
-      session.watches.add(path, watcher);
-      session.getData(path, { timeoutMs: this.requestTimeoutMs }, session.watches.native).then(
-        () => undefined,
-        (error: unknown) => {
-          if (isZkCode(error, ZK_CODES.NO_NODE)) finish('gone');
-          else if (error instanceof SessionExpiredError) finish('session-ended');
-          else {
-            log('%s: watching %s failed: %s', this.lockPath, path, (error as Error).message);
-            // Connection problems: list again once the connection is back.
-            void this.coordinator.nextStateChange(AbortSignal.timeout(250)).then(() => finish('retry'));
-          }
-        },
-      );
-    });
   }
 
   /** Children of the lock path; none when the path does not exist yet. */

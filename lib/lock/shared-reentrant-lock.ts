@@ -19,7 +19,7 @@ import {
 } from '../errors.js';
 import type { CoordinatorCore } from '../session/coordinator-core.js';
 import { checkConnectionLossPolicy, type ConnectionLossPolicy } from '../session/options.js';
-import { monotonicNow, monotonicToEpoch } from '../util/clock.js';
+import { monotonicNow } from '../util/clock.js';
 import { logger } from '../util/log.js';
 import { childPath, validatePath } from '../util/paths.js';
 import { ZK_CODES } from '../zk/native.js';
@@ -30,6 +30,7 @@ import { LockInternals } from './lock-internals.js';
 import { MUTEX_DRIVER, type LockDriver } from './lock-driver.js';
 import { Acquisition, type LockLossReason } from './acquisition.js';
 import { OwnershipVerifier } from './ownership-verifier.js';
+import { ownedNow, ownedUntil } from './ownership.js';
 import { observedAcquire, trackHold } from './lock-telemetry.js';
 import {
   parseAcquireOptions,
@@ -245,18 +246,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
 
   /** @internal */
   isOwnedNow(acquisition: Acquisition, policy = this.connectionLossPolicy): boolean {
-    if (acquisition.status !== 'held' || !acquisition.verifiedOk) return false;
-    const session = acquisition.node.session;
-    if (session.ended || this.coordinator.session !== session) return false;
-    // 'strict': a suspension is treated as loss until the same session answers again and a check
-    // sent after the suspension found our node (a session closed by someone else while we were
-    // away fails that check).
-    if (
-      policy === 'strict' &&
-      (this.coordinator.state === 'suspended' || acquisition.checkedAt < this.coordinator.lastSuspendedAt)
-    )
-      return false;
-    return monotonicNow() < this.coordinator.leaseDeadline(session);
+    return ownedNow(this.coordinator, acquisition, policy);
   }
 
   /** Epoch ms until which the hold's ownership is guaranteed (0 when not owned). */
@@ -267,8 +257,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
 
   /** @internal */
   deadlineOf(acquisition: Acquisition): number {
-    if (!this.isOwnedNow(acquisition)) return 0;
-    return monotonicToEpoch(this.coordinator.leaseDeadline(acquisition.node.session));
+    return ownedUntil(this.coordinator, acquisition, this.connectionLossPolicy);
   }
 
   /** The lock node's czxid: strictly increasing across acquisitions and lock paths. */
@@ -379,7 +368,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
               sessionId: stat.ephemeralOwner.toString('hex'),
               createdAt: Number(stat.ctime.readBigInt64BE(0)),
               implementation: contender.implementation,
-              holder: this.driver.verdict(sorted, index).holds,
+              holder: this.driver.verdict(sorted, index, sorted.length).holds,
             };
           } catch (error) {
             if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE) return undefined;

@@ -40,12 +40,14 @@ export class ZkSession extends ZkConnection {
     data: Buffer,
     acl: NativeACL[],
     options: RequestOptions,
+    /** EPHEMERAL for a node whose name already carries its sequence (a downgrading reader). */
+    mode: number = native.CreateMode.EPHEMERAL_SEQUENTIAL,
   ): Promise<{ path: string; czxid: bigint | undefined }> {
     return this.request(
       'create',
       path,
       options,
-      (client, callback) => client.create(path, data, acl, native.CreateMode.EPHEMERAL_SEQUENTIAL, callback),
+      (client, callback) => client.create(path, data, acl, mode, callback),
       (created) => {
         const zxid = this.client.connectionManager.zxid;
         return { path: created as string, czxid: zxid ? zxid.readBigInt64BE(0) : undefined };

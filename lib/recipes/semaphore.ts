@@ -1,0 +1,204 @@
+/**
+ * Semaphore: Apache Curator's InterProcessSemaphoreV2 protocol. An acquire takes the mutex at
+ * `<path>/locks`, creates `<path>/leases/_c_<uuid>-lease-<seq>`, and while more than maxLeases
+ * children are under `leases` waits (still holding the mutex) for them to change; then it lets
+ * the mutex go. maxLeases is not stored in ZooKeeper: every client of a path must use the same.
+ */
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { InvalidOptionError, ZooKeeperError } from '../errors.js';
+import { Acquisition, type LockLossReason } from '../lock/acquisition.js';
+import { toNativeAcl } from '../lock/acl.js';
+import { LockInternals } from '../lock/lock-internals.js';
+import { observedAcquire, trackHold } from '../lock/lock-telemetry.js';
+import { parseAcquireOptions, type AcquireOptions, type LockOptions } from '../lock/lock-types.js';
+import { ownedNow, ownedUntil } from '../lock/ownership.js';
+import { OwnershipVerifier } from '../lock/ownership-verifier.js';
+import { SharedReentrantLock } from '../lock/shared-reentrant-lock.js';
+import type { CoordinatorCore } from '../session/coordinator-core.js';
+import { checkConnectionLossPolicy, type ConnectionLossPolicy } from '../session/options.js';
+import { monotonicNow } from '../util/clock.js';
+import { logger } from '../util/log.js';
+import { childPath, validatePath } from '../util/paths.js';
+import { ZK_CODES } from '../zk/native.js';
+import { HELD_LEASE_DRIVER, leaseDriver } from './semaphore-drivers.js';
+
+const log = logger('semaphore');
+
+/** Options of {@link Coordinator.createSemaphore}. */
+export interface SemaphoreOptions extends LockOptions {
+  /** How many leases may be out at once. Not stored in ZooKeeper: use the same value on every client. */
+  maxLeases: number;
+}
+
+/** One lease of a semaphore: held from acquire() until release() (or loss of the session). */
+export interface Lease {
+  /** Full path of the lease node. */
+  readonly node: string;
+  /** czxid of the lease node: pass it to storage that supports fencing. */
+  readonly fencingToken: bigint;
+  /** True while the lease is held, verified and inside the session's lease (as for locks). */
+  considerAsOwned(): boolean;
+  /** Epoch ms until which the lease is guaranteed (0 when not owned). */
+  ownershipDeadline(): number;
+  /** Gives the lease back (deletes its node). Idempotent. */
+  release(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export class Semaphore {
+  /** The semaphore path (`locks` and `leases` are below it). */
+  readonly path: string;
+  readonly maxLeases: number;
+  /** Stored as the data of our lease nodes; participants() returns these. */
+  readonly id: string;
+  private readonly mutex: SharedReentrantLock;
+  private readonly leases: LockInternals;
+  private readonly leasesPath: string;
+  private readonly verifier: OwnershipVerifier;
+  private readonly policy: ConnectionLossPolicy | undefined;
+
+  constructor(
+    private readonly coordinator: CoordinatorCore,
+    path: string,
+    options: SemaphoreOptions,
+  ) {
+    this.path = validatePath(path);
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidOptionError('options', 'pass { maxLeases } (the same value on every client)');
+    const { maxLeases } = options;
+    if (typeof maxLeases !== 'number' || !Number.isInteger(maxLeases) || maxLeases < 1) {
+      throw new InvalidOptionError(
+        'maxLeases',
+        `must be an integer >= 1, the same on every client of the path, got ${String(maxLeases)}`,
+      );
+    }
+    this.maxLeases = maxLeases;
+    this.id = options.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    const { maxLeases: _max, ...lockOptions } = options;
+    this.mutex = new SharedReentrantLock(coordinator, childPath(this.path, 'locks'), {
+      ...lockOptions,
+      id: this.id,
+    });
+    this.policy = checkConnectionLossPolicy(options.connectionLossPolicy);
+    this.leasesPath = childPath(this.path, 'leases');
+    this.leases = new LockInternals(
+      coordinator,
+      this.leasesPath,
+      Buffer.from(this.id, 'utf8'),
+      toNativeAcl(options.acl),
+      leaseDriver(maxLeases),
+    );
+    this.leases.removeEmptyPath = this.mutex.removeEmptyPath;
+    this.leases.pathKnown = !this.mutex.removeEmptyPath;
+    this.verifier = new OwnershipVerifier(
+      coordinator,
+      this.leasesPath,
+      this.id,
+      HELD_LEASE_DRIVER,
+      this.mutex.verifyIntervalMs,
+      (acquisition, reason) => this.markLost(acquisition, reason),
+    );
+  }
+
+  /** What a suspended connection means for the leases: the option given, else the coordinator's. */
+  get connectionLossPolicy(): ConnectionLossPolicy {
+    return this.policy ?? this.coordinator.connectionLossPolicy;
+  }
+
+  /**
+   * Takes a lease, waiting at most `timeoutMs` (0: try once; omitted: wait forever). Resolves
+   * with the Lease, or undefined on timeout; rejects with AbortError when the signal aborts.
+   * Nothing (no lease node, no mutex node) is left behind on timeout or abort.
+   */
+  async acquire(options?: AcquireOptions): Promise<Lease | undefined> {
+    const { timeoutMs, signal } = parseAcquireOptions(options);
+    this.coordinator.assertUsable('acquire()');
+    const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : monotonicNow() + timeoutMs;
+    const acquisition = await observedAcquire(this.coordinator.observability, this.leasesPath, this.id, () =>
+      this.takeLease(deadline, signal),
+    );
+    return acquisition ? this.leaseFor(acquisition) : undefined;
+  }
+
+  private async takeLease(
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Acquisition | undefined> {
+    const remaining = Math.max(0, deadline - monotonicNow());
+    const mutexHold = await this.mutex.acquireHold(
+      Number.isFinite(remaining) ? { timeoutMs: remaining, signal } : { signal },
+    );
+    if (!mutexHold) return undefined;
+    let acquisition: Acquisition | undefined;
+    try {
+      // Holding the mutex: our lease node, then wait until at most maxLeases are out.
+      const node = await this.leases.attempt({ deadline, signal });
+      if (node && this.coordinator.state !== 'closed')
+        acquisition = new Acquisition(this, node, monotonicNow());
+    } finally {
+      await this.mutex.releaseHeld(mutexHold);
+    }
+    if (!acquisition) return undefined;
+    const held = acquisition;
+    this.verifier.start(held);
+    held.untrack = trackHold(this.coordinator.observability, this.leasesPath, held, () =>
+      ownedNow(this.coordinator, held, this.connectionLossPolicy),
+    );
+    log('%s: lease %s taken (fencing token %s)', this.path, held.node.nodeName, held.node.czxid);
+    return held;
+  }
+
+  private leaseFor(acquisition: Acquisition): Lease {
+    const release = async (): Promise<void> => {
+      if (acquisition.status === 'released') return;
+      acquisition.status = 'released';
+      this.verifier.stop(acquisition);
+      acquisition.untrack?.();
+      acquisition.untrack = undefined;
+      if (this.coordinator.state !== 'closed') await this.leases.leave(acquisition.node);
+      log('%s: lease %s returned', this.path, acquisition.node.nodeName);
+    };
+    return {
+      node: acquisition.node.nodePath,
+      fencingToken: acquisition.node.czxid,
+      considerAsOwned: () => ownedNow(this.coordinator, acquisition, this.connectionLossPolicy),
+      ownershipDeadline: () => ownedUntil(this.coordinator, acquisition, this.connectionLossPolicy),
+      release,
+      [Symbol.asyncDispose]: release,
+    };
+  }
+
+  private markLost(acquisition: Acquisition, reason: LockLossReason): void {
+    if (acquisition.status !== 'held') return;
+    acquisition.status = 'lost';
+    acquisition.lossReason = reason;
+    acquisition.verifiedOk = false;
+    this.verifier.stop(acquisition);
+    log('%s: lease %s lost (%s)', this.path, acquisition.node.nodeName, reason);
+    this.coordinator.observability.lockLost(this.leasesPath, acquisition.node.nodeName, reason);
+  }
+
+  /** Ids of the lease holders (ours, Curator's), in lease order. */
+  async participants(): Promise<string[]> {
+    return this.coordinator.retrying('participants()', {}, async (session, timeoutMs) => {
+      const children = await session.getChildren(this.leasesPath, { timeoutMs }).catch((error: unknown) => {
+        if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE) return [];
+        throw error;
+      });
+      const sorted = children.sort((a, b) => a.slice(-10).localeCompare(b.slice(-10)));
+      const ids = await Promise.all(
+        sorted.map(async (child) => {
+          try {
+            const { data } = await session.getData(childPath(this.leasesPath, child), { timeoutMs });
+            return data.toString('utf8');
+          } catch (error) {
+            if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE) return undefined;
+            throw error;
+          }
+        }),
+      );
+      return ids.filter((id): id is string => id !== undefined);
+    });
+  }
+}
