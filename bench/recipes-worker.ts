@@ -19,24 +19,6 @@ const ACQUIRE_TIMEOUT_MS = 30_000;
 
 type Recipe = 'rwlock-read' | 'rwlock-write' | 'semaphore' | 'latch';
 
-// TEMPORARY until lib/ has the recipes: the contract's names (DESIGN.md, Round 2), typed here.
-interface LockLike {
-  acquire(timeoutMs: number): Promise<boolean>;
-  release(): Promise<void>;
-}
-interface RecipeFactories {
-  createReadWriteLock(path: string, options: { id: string }): { readLock: LockLike; writeLock: LockLike };
-  createSemaphore(
-    path: string,
-    options: { maxLeases: number; id: string },
-  ): { acquire(timeoutMs: number): Promise<{ release(): Promise<void> } | undefined> };
-  createLeaderLatch(
-    path: string,
-    options: { id: string },
-  ): { start(): Promise<void>; await(timeoutMs: number): Promise<boolean>; close(): Promise<void> };
-}
-const recipesOf = (coordinator: Coordinator): RecipeFactories => coordinator as unknown as RecipeFactories;
-
 async function timedLoop(cycle: () => Promise<void>, seconds: number): Promise<void> {
   let total = 0;
   const warmupEnd = now() + 1000;
@@ -73,7 +55,7 @@ function cycleOf(
 ): () => Promise<void> {
   const id = `bench-${process.pid}`;
   if (recipe === 'rwlock-read' || recipe === 'rwlock-write') {
-    const rw = recipesOf(coordinator).createReadWriteLock(path, { id });
+    const rw = coordinator.createReadWriteLock(path, { id });
     const lock = recipe === 'rwlock-read' ? rw.readLock : rw.writeLock;
     return async () => {
       must(await lock.acquire(ACQUIRE_TIMEOUT_MS), 'acquire');
@@ -81,14 +63,14 @@ function cycleOf(
     };
   }
   if (recipe === 'semaphore') {
-    const semaphore = recipesOf(coordinator).createSemaphore(path, { maxLeases, id });
+    const semaphore = coordinator.createSemaphore(path, { maxLeases, id });
     return async () => {
       const lease = must(await semaphore.acquire(ACQUIRE_TIMEOUT_MS), 'acquire');
       await lease.release();
     };
   }
   return async () => {
-    const latch = recipesOf(coordinator).createLeaderLatch(path, { id });
+    const latch = coordinator.createLeaderLatch(path, { id });
     await latch.start();
     must(await latch.await(ACQUIRE_TIMEOUT_MS), 'leadership');
     await latch.close();
@@ -127,7 +109,7 @@ async function throughput(): Promise<void> {
   let peakHolders = 0;
   let stop = false;
   const loops = coordinators.map(async (coordinator, i) => {
-    const semaphore = recipesOf(coordinator).createSemaphore(path, {
+    const semaphore = coordinator.createSemaphore(path, {
       maxLeases,
       id: `bench-${process.pid}-${i}`,
     });

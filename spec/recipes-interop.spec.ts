@@ -4,7 +4,7 @@
 // violations on both sides. First the checkers themselves: each must be able to fail.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from './support/test.js';
-import { Coordinator } from '../lib/index.js';
+import type { Coordinator } from '../lib/index.js';
 import { CoordinatorPool } from './support/coordinators.js';
 import {
   compileCuratorRecipeWorker,
@@ -42,39 +42,6 @@ function skipReason(): string | false {
 
 const skip = skipReason();
 const SESSION_TIMEOUT_MS = 10_000;
-
-// TEMPORARY until lib/ has the recipes (the lead's issue-14 work): the contract's names
-// (DESIGN.md, Round 2) typed here; the tests using them skip while the factories are missing.
-interface LockLike {
-  acquire(timeoutMs: number): Promise<boolean>;
-  release(): Promise<void>;
-  considerAsOwned(): boolean;
-  contenders(): Promise<string[]>;
-}
-interface LeaseLike {
-  considerAsOwned(): boolean;
-  release(): Promise<void>;
-}
-interface LatchLike {
-  start(): Promise<void>;
-  await(timeoutMs: number): Promise<boolean>;
-  hasLeadership(): boolean;
-  close(): Promise<void>;
-  participants(): Promise<string[]>;
-}
-interface RecipeFactories {
-  createReadWriteLock(path: string, options: { id: string }): { readLock: LockLike; writeLock: LockLike };
-  createSemaphore(
-    path: string,
-    options: { maxLeases: number; id: string },
-  ): { acquire(timeoutMs: number): Promise<LeaseLike | undefined>; participants(): Promise<string[]> };
-  createLeaderLatch(path: string, options: { id: string }): LatchLike;
-}
-const recipesOf = (coordinator: Coordinator): RecipeFactories => coordinator as unknown as RecipeFactories;
-const ours: string | false =
-  typeof (Coordinator.prototype as unknown as Partial<RecipeFactories>).createSemaphore === 'function'
-    ? false
-    : 'lib/ has no createReadWriteLock / createSemaphore / createLeaderLatch yet';
 
 void describe('Curator recipes and ours on one path (file markers)', { skip }, () => {
   let zk: ZooKeeperCluster;
@@ -288,7 +255,7 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
     });
   });
 
-  void describe('ours and Curator on one path', { skip: ours }, () => {
+  void describe('ours and Curator on one path', () => {
     it('read-write lock, 2 ours + 2 Curator: writers exclusive, readers concurrent, 0 violations', async (t) => {
       const { path, dir } = await fresh('rw');
       const [a, b] = await coordinators(2);
@@ -311,17 +278,13 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
       const markers = [a, b].map((_, k) => new RecipeMarkers(dir, `o${process.pid}-${k}`));
       const mine = await Promise.all(
         [a!, b!].map((coordinator, k) =>
-          runOurReadWriteLoop(
-            recipesOf(coordinator).createReadWriteLock(path, { id: `ours-${k}` }),
-            markers[k]!,
-            {
-              iterations: 40,
-              writeRatio: 0.3,
-              random: seededRandom(100 + k),
-              holdMs: 8,
-              acquireTimeoutMs: 30_000,
-            },
-          ),
+          runOurReadWriteLoop(coordinator.createReadWriteLock(path, { id: `ours-${k}` }), markers[k]!, {
+            iterations: 40,
+            writeRatio: 0.3,
+            random: seededRandom(100 + k),
+            holdMs: 8,
+            acquireTimeoutMs: 30_000,
+          }),
         ),
       );
       const theirs = await Promise.all(curator);
@@ -371,7 +334,7 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
       await start.allReady;
       const markers = [a, b].map((_, k) => new RecipeMarkers(dir, `o${process.pid}-${k}`));
       const semaphores = [a!, b!].map((coordinator, k) =>
-        recipesOf(coordinator).createSemaphore(path, { maxLeases: 2, id: `ours-${k}` }),
+        coordinator.createSemaphore(path, { maxLeases: 2, id: `ours-${k}` }),
       );
       const mine = await Promise.all(
         semaphores.map((semaphore, k) =>
@@ -417,11 +380,11 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
       });
       await start.allReady;
       const markers = new RecipeMarkers(dir, `o${process.pid}`);
-      const mine = await runOurLatchLoop(
-        () => recipesOf(a!).createLeaderLatch(path, { id: 'ours' }),
-        markers,
-        { iterations: 6, holdMs: 20, acquireTimeoutMs: 30_000 },
-      );
+      const mine = await runOurLatchLoop(() => a!.createLeaderLatch(path, { id: 'ours' }), markers, {
+        iterations: 6,
+        holdMs: 20,
+        acquireTimeoutMs: 30_000,
+      });
       const theirs = await curator;
       const log = await readLeadersLog(dir);
       const changes = implementationChanges(log);
@@ -436,13 +399,13 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
     });
   });
 
-  void describe('ours and Curator hand over', { skip: ours, concurrency: true }, () => {
+  void describe('ours and Curator hand over', { concurrency: true }, () => {
     it('read-write lock: a Curator writer keeps our reader and writer out; a Curator reader shares with our reader only', async () => {
       await Promise.all([
         (async () => {
           const { path } = await fresh('rw-hold-writer');
           const [c] = await coordinators(1);
-          const rw = recipesOf(c!).createReadWriteLock(path, { id: 'ours' });
+          const rw = c!.createReadWriteLock(path, { id: 'ours' });
           const writer = keep(await holdCuratorRecipe({ ...base(), recipe: 'rwlock', side: 'write', path }));
           assert.equal(await rw.readLock.acquire(300), false, 'read lock taken while a Curator writer holds');
           assert.equal(
@@ -458,7 +421,7 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
         (async () => {
           const { path } = await fresh('rw-hold-reader');
           const [c] = await coordinators(1);
-          const rw = recipesOf(c!).createReadWriteLock(path, { id: 'ours' });
+          const rw = c!.createReadWriteLock(path, { id: 'ours' });
           const reader = keep(await holdCuratorRecipe({ ...base(), recipe: 'rwlock', side: 'read', path }));
           assert.equal(await rw.readLock.acquire(5_000), true, 'a Curator reader kept our reader out');
           await rw.readLock.release();
@@ -478,7 +441,7 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
     it('read-write lock: our write → read downgrade keeps a queued Curator writer out until our read ends (CURATOR-621)', async () => {
       const { path, dir } = await fresh('rw-downgrade');
       const [c] = await coordinators(1);
-      const rw = recipesOf(c!).createReadWriteLock(path, { id: 'ours' });
+      const rw = c!.createReadWriteLock(path, { id: 'ours' });
       const probe = new RecipeMarkers(dir, `o${process.pid}`);
       assert.equal(await rw.writeLock.acquire(5_000), true);
       const write = await probe.enterWrite();
@@ -523,7 +486,7 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
       const [c] = await coordinators(1);
       const first = keep(await startCuratorLatch({ ...base(), path, id: 'curator-1' }));
       await first.waitForLeadership(true);
-      const latch = recipesOf(c!).createLeaderLatch(path, { id: 'ours' });
+      const latch = c!.createLeaderLatch(path, { id: 'ours' });
       await latch.start();
       assert.equal(await latch.await(300), false, 'ours leads beside a Curator leader');
       assert.deepEqual(await latch.participants(), ['curator-1', 'ours']);
