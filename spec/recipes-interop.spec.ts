@@ -289,9 +289,16 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
       );
       const theirs = await Promise.all(curator);
       const details = [...theirs.flatMap((r) => r.violationDetails), ...markers.flatMap((m) => m.details)];
+      const peakReaders = Math.max(...theirs.map((r) => r.peakReaders), ...markers.map((m) => m.peakReaders));
+      // An ours reader and a Curator reader held at once: ours saw a Curator R-* file, or the reverse.
+      const oursBesideCurator = markers.reduce(
+        (sum, m) => sum + [...m.coReaders].filter((tag) => tag.startsWith('c')).length,
+        0,
+      );
+      const curatorBesideOurs = theirs.reduce((sum, r) => sum + r.readsBesideOthers, 0);
       t.diagnostic(
-        `ours ${JSON.stringify(mine)}; Curator ${JSON.stringify(theirs.map(({ violationDetails: _, ...r }) => r))}; ` +
-          `our readers saw ${[...new Set(markers.flatMap((m) => [...m.coReaders]))].join(',')}`,
+        `peak readers ${peakReaders}; Curator reads beside ours ${curatorBesideOurs}, Curator readers our readers saw ${oursBesideCurator}; ` +
+          `ours ${JSON.stringify(mine)}; Curator ${JSON.stringify(theirs.map(({ violationDetails: _, ...r }) => r))}`,
       );
       assert.deepEqual(details, []);
       assert.deepEqual(
@@ -310,8 +317,11 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
         mine.map((r) => r.notOwned),
         [0, 0],
       );
-      const peakReaders = Math.max(...theirs.map((r) => r.peakReaders), ...markers.map((m) => m.peakReaders));
       assert.ok(peakReaders > 1, `readers never held the lock together (peak ${peakReaders})`);
+      assert.ok(
+        oursBesideCurator + curatorBesideOurs > 0,
+        'an ours reader and a Curator reader never held at once',
+      );
     });
 
     it('semaphore maxLeases 2, 2 ours + 2 Curator: never more than 2 holders, 0 violations', async (t) => {

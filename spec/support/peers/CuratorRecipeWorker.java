@@ -14,7 +14,8 @@
  *         latch: N times: start a new LeaderLatch, await leadership, markers, lead H ms, markers off,
  *           close it (a closed Curator latch cannot start again).
  *         Prints {"impl":"curator","recipe":..,"iterations":N,"reads":..,"writes":..,"violations":V,
- *         "peakReaders":..,"peakHolders":..,"lostLeadership":..}; exit 0, or 2 on violations.
+ *         "peakReaders":..,"readsBesideOthers":..,"peakHolders":..,"lostLeadership":..}; exit 0, or 2 on
+ *         violations. readsBesideOthers: reads that saw an R-* file of a non-Curator reader (tag not c...).
  *   hold  [--dir=DIR] rwlock --side=read|write | semaphore --maxLeases=M | latch
  *         rwlock/semaphore: acquire, print {"event":"acquired","node":FULL_PATH,"violation":B}, hold
  *         until stdin closes or a line "release" arrives, release, print {"event":"released"}, exit 0.
@@ -216,7 +217,8 @@ public final class CuratorRecipeWorker {
         int violations = markers.violations.get();
         RecipeMarkers.emit("{\"impl\":\"curator\",\"recipe\":\"" + recipe + "\",\"iterations\":" + iterations
                 + ",\"reads\":" + reads + ",\"writes\":" + writes + ",\"violations\":" + violations
-                + ",\"peakReaders\":" + markers.peakReaders.get() + ",\"peakHolders\":" + markers.peakHolders.get()
+                + ",\"peakReaders\":" + markers.peakReaders.get() + ",\"readsBesideOthers\":"
+                + markers.readsBesideOthers.get() + ",\"peakHolders\":" + markers.peakHolders.get()
                 + ",\"lostLeadership\":" + lostLeadership + "}");
         return violations > 0 ? 2 : 0;
     }

@@ -41,6 +41,8 @@ final class RecipeMarkers {
     final AtomicInteger violations = new AtomicInteger();
     final AtomicInteger peakReaders = new AtomicInteger();
     final AtomicInteger peakHolders = new AtomicInteger();
+    /** Reads that saw the R-* file of a reader of another implementation (tags not starting with "c"). */
+    final AtomicInteger readsBesideOthers = new AtomicInteger();
 
     /** A marker held by one hold; release() deletes what this hold created. */
     static final class Held {
@@ -88,7 +90,11 @@ final class RecipeMarkers {
         if (Files.exists(dir.resolve(WRITER))) {
             problems.add("reader found W");
         }
-        peakReaders.accumulateAndGet(list("R-").size(), Math::max);
+        List<String> readers = list("R-");
+        peakReaders.accumulateAndGet(readers.size(), Math::max);
+        if (readers.stream().anyMatch(name -> !name.startsWith("R-c"))) {
+            readsBesideOthers.incrementAndGet();
+        }
         return new Held(r, report("read", problems));
     }
 

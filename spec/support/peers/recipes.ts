@@ -113,6 +113,8 @@ export interface CuratorLoopResult {
   violations: number;
   /** Most R-* files seen by one of this worker's readers. */
   peakReaders: number;
+  /** Reads that saw the R-* file of a reader of another implementation (held at the same time). */
+  readsBesideOthers: number;
   /** Most S-* files seen by one of this worker's lease holders. */
   peakHolders: number;
   /** Latch: terms after which hasLeadership() was already false (none without faults). */
@@ -156,6 +158,7 @@ export async function runCuratorLoop(opts: CuratorLoopOptions): Promise<CuratorL
         writes: numberOr(event.writes, 0),
         violations: event.violations,
         peakReaders: numberOr(event.peakReaders, 0),
+        readsBesideOthers: numberOr(event.readsBesideOthers, 0),
         peakHolders: numberOr(event.peakHolders, 0),
         lostLeadership: numberOr(event.lostLeadership, 0),
         violationDetails,
