@@ -99,8 +99,7 @@ async function cycleOnce(
       seconds,
       maxLeases: MAX_LEASES,
       sessionTimeoutMs: SESSION_TIMEOUT_MS,
-      onReady: () => window.start(now() + 1000), // the worker warms up for 1 s after "go"
-      startGate: Promise.resolve(),
+      onTimed: () => window.start(now()),
     });
     cyclesPerSecond = result.cyclesPerSecond;
   }

@@ -5,7 +5,7 @@
  *         rwlock --side=read|write: acquire + release of the read / write lock;
  *         semaphore --maxLeases=M (3): acquire a lease + return it;
  *         latch: new LeaderLatch, start, await leadership, close.
- *         Prints {"impl":"curator","recipe":..,"cycles":N,"seconds":S,"cyclesPerSecond":X}.
+ *         Prints {"event":"timed"} when the timed part starts, then {"impl":"curator","recipe":..,"cycles":N,"seconds":S,"cyclesPerSecond":X}.
  *   throughput (semaphore) --contenders=C (8) --maxLeases=M (3) --seconds=S [--holdMs=H (0)]
  *         C contenders, each a thread with a CuratorFramework (a session) of its own, loop: acquire
  *         a lease, hold H ms, return it. 1 s warm-up, then leases acquired in S seconds. Prints
@@ -79,6 +79,7 @@ final class CuratorRecipeBench {
         while (System.nanoTime() < warmupEnd) {
             cycle.run();
         }
+        RecipeMarkers.emit("{\"event\":\"timed\"}");
         long start = System.nanoTime();
         long end = start + (long) (seconds * 1e9);
         long cycles = 0;

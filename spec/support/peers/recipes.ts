@@ -392,6 +392,8 @@ export interface CuratorRecipeBenchOptions extends RecipeCommon, StartOptions {
   seconds: number;
   /** Semaphore only. Default 3. */
   maxLeases?: number;
+  /** Called when the timed part starts (after the warm-up). */
+  onTimed?: () => void;
   /** Whole run, after compilation. Default seconds * 1000 + 60 000. */
   timeoutMs?: number;
 }
@@ -416,6 +418,9 @@ export async function runCuratorRecipeBench(
   if (recipe === 'semaphore') extra.push(`--maxLeases=${opts.maxLeases ?? 3}`);
   const worker = await startRecipeWorker(recipe, 'bench', opts, extra);
   wireStart(worker, opts);
+  worker.onEvent((event) => {
+    if (event.event === 'timed') opts.onTimed?.();
+  });
   return runToResult(
     worker,
     { timeoutMs: opts.timeoutMs ?? opts.seconds * 1000 + 60_000, signal: opts.signal, okCodes: [0] },
