@@ -491,6 +491,53 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
       assert.deepEqual(probe.details, []);
     });
 
+    it('semaphore maxLeases 2: Curator leases keep ours out (a timed-out acquire leaves nothing); ours and Curator hand leases over', async () => {
+      const { path } = await fresh('sem-hold');
+      const [c] = await coordinators(1);
+      const semaphore = c!.createSemaphore(path, { maxLeases: 2, id: 'ours' });
+      const held = await Promise.all(
+        ['curator-1', 'curator-2'].map(async (id) =>
+          keep(await holdCuratorRecipe({ ...base(), recipe: 'semaphore', maxLeases: 2, path, id })),
+        ),
+      );
+      assert.deepEqual((await semaphore.participants()).sort(), ['curator-1', 'curator-2']);
+      assert.equal(await semaphore.acquire(300), undefined, 'a third lease beside two Curator leases');
+      assert.deepEqual((await semaphore.participants()).sort(), ['curator-1', 'curator-2']);
+      const acquiring = semaphore.acquire(20_000);
+      await held[0]!.release();
+      const lease = await acquiring;
+      assert.ok(lease, 'no lease after a Curator lease was returned');
+      assert.equal(lease.considerAsOwned(), true);
+      assert.deepEqual((await semaphore.participants()).sort(), ['curator-2', 'ours']);
+      // Both leases taken again (ours and curator-2): a new Curator contender waits for ours.
+      let curatorHolds = false;
+      const pending = holdCuratorRecipe({
+        ...base(),
+        recipe: 'semaphore',
+        maxLeases: 2,
+        path,
+        id: 'curator-3',
+      }).then((peer) => {
+        curatorHolds = true;
+        return keep(peer);
+      });
+      pending.catch(() => undefined);
+      // Curator waits holding its mutex node under locks/ (InterProcessSemaphoreV2; the mutex node's
+      // data is Curator's default, the host address, not the id).
+      const mutex = c!.createLock(`${path}/locks`);
+      await waitFor(async () => (await mutex.contenders()).length === 1, {
+        timeoutMs: 20_000,
+        message: 'the Curator contender queued',
+      });
+      assert.equal((await settleWithin(pending, 300)).settled, false);
+      assert.equal(curatorHolds, false);
+      await lease.release();
+      const third = await pending;
+      assert.deepEqual((await semaphore.participants()).sort(), ['curator-2', 'curator-3']);
+      await Promise.all([third.release(), held[1]!.release()]);
+      assert.deepEqual(await semaphore.participants(), []);
+    });
+
     it('leader latch: Curator leads and ours waits; ours leads once it closes; a later Curator latch waits behind ours', async () => {
       const { path } = await fresh('latch-hold');
       const [c] = await coordinators(1);
