@@ -1,268 +1,35 @@
 // Curator's recipe family against ours on one path (issue 14): a real ZooKeeper, real Curator 5.4
 // InterProcessReadWriteLock / InterProcessSemaphoreV2 / LeaderLatch workers (spec/support/peers),
 // and the file-marker protocol (spec/support/recipe-markers.ts, RecipeMarkers.java) counting
-// violations on both sides. First the checkers themselves: each must be able to fail.
+// violations on both sides (spec/recipe-markers.spec.ts shows each checker can fail).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from './support/test.js';
-import type { Coordinator } from '../lib/index.js';
-import { CoordinatorPool } from './support/coordinators.js';
-import {
-  compileCuratorRecipeWorker,
-  curatorAvailable,
-  holdCuratorRecipe,
-  runCuratorLoop,
-  startCuratorLatch,
-  type CuratorHeld,
-  type CuratorLatchPeer,
-} from './support/peers/recipes.js';
+import { holdCuratorRecipe, runCuratorLoop, startCuratorLatch } from './support/peers/recipes.js';
+import { RecipeInterop, recipeInteropSkipReason, startTogether } from './support/recipe-interop.js';
 import {
   RecipeMarkers,
   implementationChanges,
-  makeMarkerDir,
   readLeadersLog,
-  removeMarkerDir,
   runOurLatchLoop,
   runOurReadWriteLoop,
   runOurSemaphoreLoop,
   seededRandom,
 } from './support/recipe-markers.js';
 import { settleWithin, waitFor } from './support/wait.js';
-import { ZooKeeperCluster, zooKeeperAvailable } from './support/zookeeper.js';
 
-function skipReason(): string | false {
-  const reasons: string[] = [];
-  for (const [name, availability] of [
-    ['ZooKeeper', zooKeeperAvailable()],
-    ['Curator', curatorAvailable()],
-  ] as const) {
-    if (!availability.ok) reasons.push(`${name}: ${availability.reason}`);
-  }
-  return reasons.length > 0 ? reasons.join('; ') : false;
-}
-
-const skip = skipReason();
-const SESSION_TIMEOUT_MS = 10_000;
-
-void describe('Curator recipes and ours on one path (file markers)', { skip }, () => {
-  let zk: ZooKeeperCluster;
-  const dirs: string[] = [];
-  const cleanup: Array<() => unknown> = [];
-  let n = 0;
-  /** A fresh recipe path and marker directory per test. */
-  const fresh = async (label: string): Promise<{ path: string; dir: string }> => {
-    n += 1;
-    const dir = await makeMarkerDir(label);
-    dirs.push(dir);
-    return { path: `/recipes-interop/${label}-${process.pid}-${n}`, dir };
-  };
-  const base = (): { connectString: string; sessionTimeoutMs: number } => ({
-    connectString: zk.connectString,
-    sessionTimeoutMs: SESSION_TIMEOUT_MS,
-  });
-  const keep = <T extends CuratorHeld | CuratorLatchPeer>(peer: T): T => {
-    cleanup.push(() => peer.kill());
-    return peer;
-  };
-  const pool = new CoordinatorPool();
-  const coordinators = (count: number): Promise<Coordinator[]> =>
-    Promise.all(Array.from({ length: count }, () => pool.start(base())));
-  /** Starts Curator loop workers together and resolves once all of them are ready. */
-  const gate = (
-    count: number,
-  ): { onReady: () => void; startGate: Promise<void>; allReady: Promise<void> } => {
-    let ready = 0;
-    let go!: () => void;
-    const startGate = new Promise<void>((resolve) => (go = resolve));
-    return {
-      onReady: () => {
-        ready += 1;
-        if (ready === count) go();
-      },
-      startGate,
-      allReady: startGate,
-    };
-  };
-
-  before(async () => {
-    [zk] = await Promise.all([ZooKeeperCluster.startStandalone(), compileCuratorRecipeWorker()]);
-  });
-  after(async () => {
-    for (const fn of cleanup.splice(0)) fn();
-    await pool.closeAll();
-    await zk?.close();
-    await Promise.all(dirs.map((dir) => removeMarkerDir(dir)));
-  });
-
-  // Each part on a path and marker directory of its own, so the parts (and the tests) run at once.
-  void describe('the marker checkers can fail', { concurrency: true }, () => {
-    it('read-write lock: Curator readers and writers see our W; we see Curator’s W and R-*', async () => {
-      await Promise.all([
-        (async () => {
-          // Every Curator hold (reads and writes alike) runs into our W.
-          const { path, dir } = await fresh('rw-check-loop');
-          const probe = new RecipeMarkers(dir, 'probe');
-          const ourWrite = await probe.enterWrite();
-          assert.equal(ourWrite.violation, false);
-          const loop = await runCuratorLoop({
-            ...base(),
-            recipe: 'rwlock',
-            path,
-            markerDir: dir,
-            iterations: 6,
-            writeRatio: 0.5,
-            seed: 7,
-            holdMs: 0,
-          });
-          assert.equal(loop.iterations, 6);
-          assert.ok(loop.reads > 0 && loop.writes > 0, `reads ${loop.reads}, writes ${loop.writes}`);
-          assert.equal(loop.violations, 6, loop.violationDetails.join('\n'));
-          await ourWrite.release();
-        })(),
-        (async () => {
-          // A Curator reader's R-* file: our writer objects, our reader counts 2 readers.
-          const { path, dir } = await fresh('rw-check-reader');
-          const probe = new RecipeMarkers(dir, 'probe');
-          const reader = keep(
-            await holdCuratorRecipe({ ...base(), recipe: 'rwlock', side: 'read', path, markerDir: dir }),
-          );
-          assert.equal(reader.violation, false);
-          assert.match(reader.node, /\/_c_[0-9a-f-]{36}-__READ__\d{10}$/);
-          const write = await probe.enterWrite();
-          assert.equal(write.violation, true);
-          await write.release();
-          const read = await probe.enterRead();
-          assert.equal(read.violation, false);
-          assert.equal(probe.peakReaders, 2);
-          assert.deepEqual([...probe.coReaders], [`c${reader.pid}`]);
-          await read.release();
-          await reader.release();
-          assert.equal(probe.violations, 1, probe.details.join('\n'));
-        })(),
-        (async () => {
-          // A Curator writer's W: our reader objects.
-          const { path, dir } = await fresh('rw-check-writer');
-          const probe = new RecipeMarkers(dir, 'probe');
-          const writer = keep(
-            await holdCuratorRecipe({ ...base(), recipe: 'rwlock', side: 'write', path, markerDir: dir }),
-          );
-          assert.equal(writer.violation, false);
-          assert.match(writer.node, /\/_c_[0-9a-f-]{36}-__WRIT__\d{10}$/);
-          const blocked = await probe.enterRead();
-          assert.equal(blocked.violation, true);
-          await blocked.release();
-          await writer.release();
-          assert.equal(probe.violations, 1, probe.details.join('\n'));
-        })(),
-      ]);
-    });
-
-    it('read-write lock: two Curator workers on DIFFERENT paths sharing the markers count violations', async () => {
-      const a = await fresh('rw-split-a');
-      const b = await fresh('rw-split-b');
-      const { onReady, startGate } = gate(2);
-      // Writers only, holding 20 ms of every ~22: unrelated locks overlap at once.
-      const results = await Promise.all(
-        [a.path, b.path].map((path) =>
-          runCuratorLoop({
-            ...base(),
-            recipe: 'rwlock',
-            path,
-            markerDir: a.dir,
-            iterations: 15,
-            writeRatio: 1,
-            holdMs: 20,
-            onReady,
-            startGate,
-          }),
-        ),
-      );
-      const violations = results.reduce((sum, r) => sum + r.violations, 0);
-      assert.ok(violations > 0, 'no violation although the two writers held unrelated locks');
-    });
-
-    it('semaphore: Curator lease holders count our S-* files, and we count theirs', async () => {
-      await Promise.all([
-        (async () => {
-          const { path, dir } = await fresh('sem-check-loop');
-          const probe = new RecipeMarkers(dir, 'probe');
-          const ours = [await probe.enterSemaphore(2), await probe.enterSemaphore(2)];
-          const loop = await runCuratorLoop({
-            ...base(),
-            recipe: 'semaphore',
-            maxLeases: 2,
-            path,
-            markerDir: dir,
-            iterations: 3,
-            holdMs: 0,
-          });
-          assert.equal(loop.violations, 3, loop.violationDetails.join('\n'));
-          assert.equal(loop.peakHolders, 3);
-          await Promise.all(ours.map((hold) => hold.release()));
-        })(),
-        (async () => {
-          const { path, dir } = await fresh('sem-check-holder');
-          const probe = new RecipeMarkers(dir, 'probe');
-          const holder = keep(
-            await holdCuratorRecipe({ ...base(), recipe: 'semaphore', maxLeases: 1, path, markerDir: dir }),
-          );
-          assert.match(holder.node, new RegExp(`^${path}/leases/_c_[0-9a-f-]{36}-lease-\\d{10}$`));
-          const extra = await probe.enterSemaphore(1);
-          assert.equal(extra.violation, true);
-          assert.equal(probe.peakHolders, 2);
-          await extra.release();
-          await holder.release();
-        })(),
-      ]);
-    });
-
-    it('latch: a Curator leader sees our L, and we see its L', async () => {
-      await Promise.all([
-        (async () => {
-          const { path, dir } = await fresh('latch-check-loop');
-          const probe = new RecipeMarkers(dir, 'probe');
-          const ourLead = await probe.enterLatch();
-          const loop = await runCuratorLoop({
-            ...base(),
-            recipe: 'latch',
-            path,
-            markerDir: dir,
-            iterations: 2,
-            holdMs: 0,
-          });
-          assert.equal(loop.violations, 2, loop.violationDetails.join('\n'));
-          await ourLead.release();
-          assert.deepEqual(
-            (await readLeadersLog(dir)).map((entry) => entry.impl),
-            ['ours', 'curator', 'curator'],
-          );
-        })(),
-        (async () => {
-          const { path, dir } = await fresh('latch-check-leader');
-          const probe = new RecipeMarkers(dir, 'probe');
-          const leader = keep(await startCuratorLatch({ ...base(), path, markerDir: dir }));
-          await leader.waitForLeadership(true);
-          assert.equal(leader.events[0]?.violation, false);
-          const second = await probe.enterLatch();
-          assert.equal(second.violation, true);
-          await second.release();
-          await leader.close();
-          assert.deepEqual(
-            (await readLeadersLog(dir)).map((entry) => entry.impl),
-            ['curator', 'ours'],
-          );
-        })(),
-      ]);
-    });
-  });
+void describe('Curator recipes and ours on one path', { skip: recipeInteropSkipReason() }, () => {
+  const env = new RecipeInterop('recipes-interop');
+  before(() => env.start());
+  after(() => env.close());
 
   void describe('ours and Curator on one path', () => {
     it('read-write lock, 2 ours + 2 Curator: writers exclusive, readers concurrent, 0 violations', async (t) => {
-      const { path, dir } = await fresh('rw');
-      const [a, b] = await coordinators(2);
-      const start = gate(2);
+      const { path, dir } = await env.fresh('rw');
+      const [a, b] = await env.coordinators(2);
+      const start = startTogether(2);
       const curator = [1, 2].map((k) =>
         runCuratorLoop({
-          ...base(),
+          ...env.base(),
           recipe: 'rwlock',
           path,
           markerDir: dir,
@@ -325,12 +92,12 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
     });
 
     it('semaphore maxLeases 2, 2 ours + 2 Curator: never more than 2 holders, 0 violations', async (t) => {
-      const { path, dir } = await fresh('sem');
-      const [a, b] = await coordinators(2);
-      const start = gate(2);
+      const { path, dir } = await env.fresh('sem');
+      const [a, b] = await env.coordinators(2);
+      const start = startTogether(2);
       const curator = [1, 2].map(() =>
         runCuratorLoop({
-          ...base(),
+          ...env.base(),
           recipe: 'semaphore',
           maxLeases: 2,
           path,
@@ -375,11 +142,11 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
     });
 
     it('leader latch, ours and Curator: one leader at a time, leadership moves between them', async (t) => {
-      const { path, dir } = await fresh('latch');
-      const [a] = await coordinators(1);
-      const start = gate(1);
+      const { path, dir } = await env.fresh('latch');
+      const [a] = await env.coordinators(1);
+      const start = startTogether(1);
       const curator = runCuratorLoop({
-        ...base(),
+        ...env.base(),
         recipe: 'latch',
         path,
         markerDir: dir,
@@ -413,10 +180,12 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
     it('read-write lock: a Curator writer keeps our reader and writer out; a Curator reader shares with our reader only', async () => {
       await Promise.all([
         (async () => {
-          const { path } = await fresh('rw-hold-writer');
-          const [c] = await coordinators(1);
+          const { path } = await env.fresh('rw-hold-writer');
+          const [c] = await env.coordinators(1);
           const rw = c!.createReadWriteLock(path, { id: 'ours' });
-          const writer = keep(await holdCuratorRecipe({ ...base(), recipe: 'rwlock', side: 'write', path }));
+          const writer = env.keep(
+            await holdCuratorRecipe({ ...env.base(), recipe: 'rwlock', side: 'write', path }),
+          );
           assert.equal(await rw.readLock.acquire(300), false, 'read lock taken while a Curator writer holds');
           assert.equal(
             await rw.writeLock.acquire(300),
@@ -429,10 +198,12 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
           await rw.readLock.release();
         })(),
         (async () => {
-          const { path } = await fresh('rw-hold-reader');
-          const [c] = await coordinators(1);
+          const { path } = await env.fresh('rw-hold-reader');
+          const [c] = await env.coordinators(1);
           const rw = c!.createReadWriteLock(path, { id: 'ours' });
-          const reader = keep(await holdCuratorRecipe({ ...base(), recipe: 'rwlock', side: 'read', path }));
+          const reader = env.keep(
+            await holdCuratorRecipe({ ...env.base(), recipe: 'rwlock', side: 'read', path }),
+          );
           assert.equal(await rw.readLock.acquire(5_000), true, 'a Curator reader kept our reader out');
           await rw.readLock.release();
           assert.equal(
@@ -449,22 +220,22 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
     });
 
     it('read-write lock: our write → read downgrade keeps a queued Curator writer out until our read ends (CURATOR-621)', async () => {
-      const { path, dir } = await fresh('rw-downgrade');
-      const [c] = await coordinators(1);
+      const { path, dir } = await env.fresh('rw-downgrade');
+      const [c] = await env.coordinators(1);
       const rw = c!.createReadWriteLock(path, { id: 'ours' });
       const probe = new RecipeMarkers(dir, `o${process.pid}`);
       assert.equal(await rw.writeLock.acquire(5_000), true);
       const write = await probe.enterWrite();
       let curatorHolds = false;
       const pending = holdCuratorRecipe({
-        ...base(),
+        ...env.base(),
         recipe: 'rwlock',
         side: 'write',
         path,
         markerDir: dir,
       }).then((peer) => {
         curatorHolds = true;
-        return keep(peer);
+        return env.keep(peer);
       });
       pending.catch(() => undefined);
       await waitFor(async () => (await rw.writeLock.contenders()).length === 2, {
@@ -492,12 +263,12 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
     });
 
     it('semaphore maxLeases 2: Curator leases keep ours out (a timed-out acquire leaves nothing); ours and Curator hand leases over', async () => {
-      const { path } = await fresh('sem-hold');
-      const [c] = await coordinators(1);
+      const { path } = await env.fresh('sem-hold');
+      const [c] = await env.coordinators(1);
       const semaphore = c!.createSemaphore(path, { maxLeases: 2, id: 'ours' });
       const held = await Promise.all(
         ['curator-1', 'curator-2'].map(async (id) =>
-          keep(await holdCuratorRecipe({ ...base(), recipe: 'semaphore', maxLeases: 2, path, id })),
+          env.keep(await holdCuratorRecipe({ ...env.base(), recipe: 'semaphore', maxLeases: 2, path, id })),
         ),
       );
       assert.deepEqual((await semaphore.participants()).sort(), ['curator-1', 'curator-2']);
@@ -512,14 +283,14 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
       // Both leases taken again (ours and curator-2): a new Curator contender waits for ours.
       let curatorHolds = false;
       const pending = holdCuratorRecipe({
-        ...base(),
+        ...env.base(),
         recipe: 'semaphore',
         maxLeases: 2,
         path,
         id: 'curator-3',
       }).then((peer) => {
         curatorHolds = true;
-        return keep(peer);
+        return env.keep(peer);
       });
       pending.catch(() => undefined);
       // Curator waits holding its mutex node under locks/ (InterProcessSemaphoreV2; the mutex node's
@@ -539,9 +310,9 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
     });
 
     it('leader latch: Curator leads and ours waits; ours leads once it closes; a later Curator latch waits behind ours', async () => {
-      const { path } = await fresh('latch-hold');
-      const [c] = await coordinators(1);
-      const first = keep(await startCuratorLatch({ ...base(), path, id: 'curator-1' }));
+      const { path } = await env.fresh('latch-hold');
+      const [c] = await env.coordinators(1);
+      const first = env.keep(await startCuratorLatch({ ...env.base(), path, id: 'curator-1' }));
       await first.waitForLeadership(true);
       const latch = c!.createLeaderLatch(path, { id: 'ours' });
       await latch.start();
@@ -549,7 +320,7 @@ void describe('Curator recipes and ours on one path (file markers)', { skip }, (
       assert.deepEqual(await latch.participants(), ['curator-1', 'ours']);
       await first.close();
       assert.equal(await latch.await(20_000), true);
-      const second = keep(await startCuratorLatch({ ...base(), path, id: 'curator-2' }));
+      const second = env.keep(await startCuratorLatch({ ...env.base(), path, id: 'curator-2' }));
       assert.deepEqual(await latch.participants(), ['ours', 'curator-2']);
       assert.equal(second.isLeader(), false);
       assert.equal(latch.hasLeadership(), true);

@@ -8,7 +8,7 @@ import {
   runCuratorSemaphoreThroughput,
   type CuratorBenchRecipe,
   type ThroughputResult,
-} from '../../spec/support/peers/recipes.js';
+} from '../../spec/support/peers/recipe-bench.js';
 import { JsonChild, fmt, median, mntr, now, ratio, sleep } from '../lib/common.js';
 import type { BenchContext, Figure, Table } from '../lib/context.js';
 

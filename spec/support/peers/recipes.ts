@@ -3,7 +3,7 @@
 // Same machinery as index.ts: compiled on first use against the Debian jars (cached by hash),
 // children die with this process (loop/bench workers watch stdin, hold workers always do).
 //
-// The loop and hold modes run the file-marker protocol of spec/support/recipe-markers.ts (the
+// Bench launchers: recipe-bench.ts. The loop and hold modes run the file-marker protocol of spec/support/recipe-markers.ts (the
 // Node side: same file names, same checks), so Curator's holders and ours count violations together.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +37,7 @@ export function compileCuratorRecipeWorker(): Promise<string> {
   return compileJavaWorker(SOURCES, MAIN_CLASS);
 }
 
-interface RecipeCommon {
+export interface RecipeCommon {
   connectString: string;
   /** The recipe's path (the lock, semaphore or latch path). */
   path: string;
@@ -49,7 +49,8 @@ interface RecipeCommon {
   signal?: AbortSignal;
 }
 
-async function startRecipeWorker(
+/** Spawns a recipe worker (compiling it first if needed). Used by recipe-bench.ts too. */
+export async function startRecipeWorker(
   recipe: CuratorRecipe,
   mode: 'loop' | 'hold' | 'bench' | 'throughput',
   opts: RecipeCommon,
@@ -74,7 +75,8 @@ async function startRecipeWorker(
   ]);
 }
 
-const numberOr = (value: unknown, fallback: number): number => (finiteNumber(value) ? value : fallback);
+export const numberOr = (value: unknown, fallback: number): number =>
+  finiteNumber(value) ? value : fallback;
 
 // ---------------------------------------------------------------------------------------------------
 // Loop: many holds with markers
@@ -380,118 +382,4 @@ async function finish(
   if (killed()) return;
   if (exit.code !== 0 || !sawDone)
     throw new Error(`${worker.describe()} ${exitText(exit)} ${state}${worker.diagnostics()}`);
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Bench
-
-export type CuratorBenchRecipe = 'rwlock-read' | 'rwlock-write' | 'semaphore' | 'latch';
-
-export interface CuratorRecipeBenchOptions extends RecipeCommon, StartOptions {
-  recipe: CuratorBenchRecipe;
-  seconds: number;
-  /** Semaphore only. Default 3. */
-  maxLeases?: number;
-  /** Called when the timed part starts (after the warm-up). */
-  onTimed?: () => void;
-  /** Whole run, after compilation. Default seconds * 1000 + 60 000. */
-  timeoutMs?: number;
-}
-
-export interface CuratorRecipeBenchResult {
-  recipe: CuratorBenchRecipe;
-  cycles: number;
-  seconds: number;
-  cyclesPerSecond: number;
-}
-
-/**
- * Uncontended cycles of one client for `seconds` after a 1 s warm-up: read lock or write lock
- * acquire + release, lease acquire + return, or latch start + await leadership + close.
- */
-export async function runCuratorRecipeBench(
-  opts: CuratorRecipeBenchOptions,
-): Promise<CuratorRecipeBenchResult> {
-  const [recipe, side] = opts.recipe.split('-') as [CuratorRecipe, string | undefined];
-  const extra = [`--seconds=${opts.seconds}`, ...startArgs(opts)];
-  if (side) extra.push(`--side=${side}`);
-  if (recipe === 'semaphore') extra.push(`--maxLeases=${opts.maxLeases ?? 3}`);
-  const worker = await startRecipeWorker(recipe, 'bench', opts, extra);
-  wireStart(worker, opts);
-  worker.onEvent((event) => {
-    if (event.event === 'timed') opts.onTimed?.();
-  });
-  return runToResult(
-    worker,
-    { timeoutMs: opts.timeoutMs ?? opts.seconds * 1000 + 60_000, signal: opts.signal, okCodes: [0] },
-    (event) => {
-      if (event.event !== undefined || !finiteNumber(event.cycles) || !finiteNumber(event.cyclesPerSecond))
-        return undefined;
-      return {
-        recipe: opts.recipe,
-        cycles: event.cycles,
-        seconds: numberOr(event.seconds, opts.seconds),
-        cyclesPerSecond: event.cyclesPerSecond,
-      };
-    },
-  );
-}
-
-export interface CuratorThroughputOptions extends RecipeCommon, StartOptions {
-  /** Contenders, each a thread with a CuratorFramework (a session) of its own. Default 8. */
-  contenders?: number;
-  /** Default 3. */
-  maxLeases?: number;
-  /** Time each lease is held. Default 0. */
-  holdMs?: number;
-  seconds: number;
-  /** Whole run, after compilation. Default seconds * 1000 + 60 000. */
-  timeoutMs?: number;
-}
-
-export interface ThroughputResult {
-  contenders: number;
-  maxLeases: number;
-  holdMs: number;
-  acquires: number;
-  seconds: number;
-  acquiresPerSecond: number;
-  /** Most leases held at once in the worker (the whole run, warm-up included). */
-  peakHolders: number;
-  /** Leases acquired per contender in the timed window. */
-  perContender: number[];
-}
-
-/** Semaphore acquire throughput: contenders loop acquire / hold / return; 1 s warm-up, then `seconds`. */
-export async function runCuratorSemaphoreThroughput(
-  opts: CuratorThroughputOptions,
-): Promise<ThroughputResult> {
-  const contenders = opts.contenders ?? 8;
-  const maxLeases = opts.maxLeases ?? 3;
-  const holdMs = opts.holdMs ?? 0;
-  const worker = await startRecipeWorker('semaphore', 'throughput', opts, [
-    `--seconds=${opts.seconds}`,
-    `--contenders=${contenders}`,
-    `--maxLeases=${maxLeases}`,
-    `--holdMs=${holdMs}`,
-    ...startArgs(opts),
-  ]);
-  wireStart(worker, opts);
-  return runToResult(
-    worker,
-    { timeoutMs: opts.timeoutMs ?? opts.seconds * 1000 + 60_000, signal: opts.signal, okCodes: [0] },
-    (event) => {
-      if (event.event !== undefined || !finiteNumber(event.acquires)) return undefined;
-      return {
-        contenders,
-        maxLeases,
-        holdMs,
-        acquires: event.acquires,
-        seconds: numberOr(event.seconds, opts.seconds),
-        acquiresPerSecond: numberOr(event.acquiresPerSecond, 0),
-        peakHolders: numberOr(event.peakHolders, 0),
-        perContender: Array.isArray(event.perContender) ? event.perContender.filter(finiteNumber) : [],
-      };
-    },
-  );
 }
