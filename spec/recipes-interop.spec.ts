@@ -18,7 +18,11 @@ import {
 import { settleWithin, waitFor } from './support/wait.js';
 
 void describe('Curator recipes and ours on one path', { skip: recipeInteropSkipReason() }, () => {
-  const env = new RecipeInterop('recipes-interop');
+  // Curator creates missing parents as CONTAINER nodes, which the server deletes once empty (every
+  // 60 s by default): here every 100 ms, so ours meets vanished parents all the time.
+  const env = new RecipeInterop('recipes-interop', {
+    systemProperties: { 'znode.container.checkIntervalMs': '100' },
+  });
   before(() => env.start());
   after(() => env.close());
 

@@ -12,7 +12,7 @@ import {
   type CuratorLatchPeer,
 } from './peers/recipes.js';
 import { makeMarkerDir, removeMarkerDir } from './recipe-markers.js';
-import { ZooKeeperCluster, zooKeeperAvailable } from './zookeeper.js';
+import { ZooKeeperCluster, zooKeeperAvailable, type ZooKeeperOptions } from './zookeeper.js';
 
 /** Why the recipe interop specs cannot run here (no ZooKeeper, no Java/Curator), or false. */
 export function recipeInteropSkipReason(): string | false {
@@ -35,11 +35,22 @@ export class RecipeInterop {
   private readonly pool = new CoordinatorPool();
   private n = 0;
 
-  constructor(private readonly label: string) {}
+  constructor(
+    private readonly label: string,
+    private readonly zooKeeperOptions: ZooKeeperOptions = {},
+  ) {}
 
   /** Starts ZooKeeper and compiles the Curator worker (for a before() hook). */
   async start(): Promise<void> {
-    [this.zkCluster] = await Promise.all([ZooKeeperCluster.startStandalone(), compileCuratorRecipeWorker()]);
+    [this.zkCluster] = await Promise.all([
+      ZooKeeperCluster.startStandalone(this.zooKeeperOptions),
+      compileCuratorRecipeWorker(),
+    ]);
+  }
+
+  get zk(): ZooKeeperCluster {
+    if (!this.zkCluster) throw new Error('RecipeInterop.start() first');
+    return this.zkCluster;
   }
 
   /** Kills every kept peer, closes our coordinators and ZooKeeper, removes the marker directories. */
@@ -52,8 +63,7 @@ export class RecipeInterop {
 
   /** Connection options for Curator workers and our coordinators. */
   base(): { connectString: string; sessionTimeoutMs: number } {
-    if (!this.zkCluster) throw new Error('RecipeInterop.start() first');
-    return { connectString: this.zkCluster.connectString, sessionTimeoutMs: SESSION_TIMEOUT_MS };
+    return { connectString: this.zk.connectString, sessionTimeoutMs: SESSION_TIMEOUT_MS };
   }
 
   /** A fresh recipe path and marker directory. */
