@@ -125,21 +125,29 @@ export class Semaphore {
     deadline: number,
     signal: AbortSignal | undefined,
   ): Promise<Acquisition | undefined> {
-    const remaining = Math.max(0, deadline - monotonicNow());
-    const mutexHold = await this.mutex.acquireHold(
-      Number.isFinite(remaining) ? { timeoutMs: remaining, signal } : { signal },
-    );
-    if (!mutexHold) return undefined;
     let acquisition: Acquisition | undefined;
-    try {
-      // Holding the mutex: our lease node, then wait until at most maxLeases are out.
-      const node = await this.leases.attempt({ deadline, signal });
-      if (node && this.coordinator.state !== 'closed')
-        acquisition = new Acquisition(this, node, monotonicNow());
-    } finally {
-      await this.mutex.releaseHeld(mutexHold);
+    while (!acquisition) {
+      const remaining = Math.max(0, deadline - monotonicNow());
+      const mutexHold = await this.mutex.acquireHold(
+        Number.isFinite(remaining) ? { timeoutMs: remaining, signal } : { signal },
+      );
+      if (!mutexHold) return undefined;
+      try {
+        // Holding the mutex: our lease node, then wait until at most maxLeases are out.
+        const node = await this.leases.attempt({ deadline, signal });
+        if (!node || this.coordinator.state === 'closed') return undefined;
+        if (node.session === mutexHold.node.session)
+          acquisition = new Acquisition(this, node, monotonicNow());
+        else {
+          // The count was answered on another session than the mutex node's: the mutex may
+          // have been someone else's by then. Give the lease back and count again.
+          log('%s: the session changed while counting leases; trying again', this.path);
+          await this.leases.leave(node);
+        }
+      } finally {
+        await this.mutex.releaseHeld(mutexHold);
+      }
     }
-    if (!acquisition) return undefined;
     const held = acquisition;
     this.verifier.start(held);
     held.untrack = trackHold(this.coordinator.observability, this.leasesPath, held, () =>
