@@ -3,7 +3,7 @@
  * a real ZooKeeper, the compiled Curator recipe worker, fresh paths and marker directories, our
  * coordinators, and cleanup of every peer and directory at the end.
  */
-import type { Coordinator } from '../../lib/index.js';
+import type { Coordinator, CoordinatorOptions } from '../../lib/index.js';
 import { CoordinatorPool } from './coordinators.js';
 import {
   compileCuratorRecipeWorker,
@@ -79,6 +79,11 @@ export class RecipeInterop {
   keep<T extends CuratorHeld | CuratorLatchPeer>(peer: T): T {
     this.cleanup.push(() => peer.kill());
     return peer;
+  }
+
+  /** A started Coordinator with these options over the defaults, closed at close(). */
+  coordinator(options: Partial<CoordinatorOptions> = {}): Promise<Coordinator> {
+    return this.pool.start({ ...this.base(), ...options });
   }
 
   /** `count` started Coordinators (a session each), closed at close(). */

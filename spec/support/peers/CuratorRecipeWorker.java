@@ -17,10 +17,10 @@
  *         "peakReaders":..,"readsBesideOthers":..,"peakHolders":..,"lostLeadership":..}; exit 0, or 2 on
  *         violations. readsBesideOthers: reads that saw an R-* file of a non-Curator reader (tag not c...).
  *   hold  [--dir=DIR] rwlock --side=read|write | semaphore --maxLeases=M | latch
- *         rwlock/semaphore: acquire, print {"event":"acquired","node":FULL_PATH,"violation":B}, hold
+ *         rwlock/semaphore: acquire, print {"event":"acquired","at":EPOCH_MS,"node":FULL_PATH,"violation":B}, hold
  *         until stdin closes or a line "release" arrives, release, print {"event":"released"}, exit 0.
  *         stdin closing before the acquire: close the session, exit 1.
- *         latch: start, print {"event":"started","node":..}, then {"event":"isLeader"} /
+ *         latch: start, print {"event":"started","node":..}, then {"event":"isLeader","at":EPOCH_MS} /
  *         {"event":"notLeader"} as it changes (markers while leading); "release" or EOF: close the
  *         latch, print {"event":"closed"}, exit 0.
  *   bench, throughput: see CuratorRecipeBench.java.
@@ -233,6 +233,7 @@ public final class CuratorRecipeWorker {
             return holdLatch(client, path, id, markers);
         }
         String node;
+        String acquiredAt;
         RecipeMarkers.Held held = null;
         Runnable release;
         if (recipe.equals("rwlock")) {
@@ -243,6 +244,7 @@ public final class CuratorRecipeWorker {
             InterProcessReadWriteLock rw = new InterProcessReadWriteLock(client, path, data);
             InterProcessMutex lock = write ? rw.writeLock() : rw.readLock();
             lock.acquire();
+            acquiredAt = RecipeMarkers.epochMs();
             holding = true;
             node = ownNode(client, path, write ? "__WRIT__" : "__READ__");
             if (markers != null) {
@@ -260,6 +262,7 @@ public final class CuratorRecipeWorker {
             InterProcessSemaphoreV2 semaphore = new InterProcessSemaphoreV2(client, path, maxLeases);
             semaphore.setNodeData(data);
             Lease lease = semaphore.acquire();
+            acquiredAt = RecipeMarkers.epochMs();
             holding = true;
             node = path + "/leases/" + lease.getNodeName();
             if (markers != null) {
@@ -267,7 +270,8 @@ public final class CuratorRecipeWorker {
             }
             release = () -> semaphore.returnLease(lease);
         }
-        RecipeMarkers.emit("{\"event\":\"acquired\",\"impl\":\"curator\",\"node\":" + RecipeMarkers.jsonString(node)
+        RecipeMarkers.emit("{\"event\":\"acquired\",\"impl\":\"curator\",\"at\":" + acquiredAt + ",\"node\":"
+                + RecipeMarkers.jsonString(node)
                 + ",\"violation\":" + (held != null && held.violation) + "}");
         RELEASE.await();
         if (held != null) {
@@ -287,6 +291,7 @@ public final class CuratorRecipeWorker {
             @Override
             public void isLeader() {
                 synchronized (lock) {
+                    String at = RecipeMarkers.epochMs();
                     boolean violation = false;
                     if (markers != null) {
                         try {
@@ -296,7 +301,8 @@ public final class CuratorRecipeWorker {
                             e.printStackTrace(System.err);
                         }
                     }
-                    RecipeMarkers.emit("{\"event\":\"isLeader\",\"impl\":\"curator\",\"violation\":" + violation + "}");
+                    RecipeMarkers.emit("{\"event\":\"isLeader\",\"impl\":\"curator\",\"at\":" + at
+                            + ",\"violation\":" + violation + "}");
                 }
             }
 

@@ -156,6 +156,12 @@ final class RecipeMarkers {
         }
     }
 
+    /** Now as epoch ms (fractional, the clock Date.now() reads), for comparing with the driver's times. */
+    static String epochMs() {
+        java.time.Instant now = java.time.Instant.now();
+        return num(now.getEpochSecond() * 1000.0 + now.getNano() / 1e6);
+    }
+
     static String num(double d) {
         if (Double.isNaN(d) || Double.isInfinite(d)) {
             return "null";

@@ -184,6 +184,8 @@ export interface CuratorHeld {
   readonly node: string;
   /** True if the worker's marker check failed when it acquired (with markerDir only). */
   readonly violation: boolean;
+  /** Epoch ms (the worker's clock, the same machine's) at which the acquire returned. */
+  readonly acquiredAt: number;
   readonly pid: number;
   /** Sends "release" and waits for the worker to release and exit 0. Idempotent; a no-op after kill(). */
   release(): Promise<void>;
@@ -212,6 +214,7 @@ export async function holdCuratorRecipe(opts: CuratorHoldOptions): Promise<Curat
   return {
     node,
     violation: acquired.violation === true,
+    acquiredAt: numberOr(acquired.at, Number.NaN),
     pid: worker.child.pid ?? -1,
     release(): Promise<void> {
       released ??= finish(worker, 'release', 'released', () => killed, `holding ${node}`);
@@ -240,7 +243,10 @@ export interface CuratorLatchPeer {
   readonly pid: number;
   /** As last reported by the worker's LeaderLatchListener. */
   isLeader(): boolean;
-  /** isLeader / notLeader events so far, in order (violation: the L marker was there already). */
+  /**
+   * isLeader / notLeader events so far, in order (violation: the L marker was there already; at:
+   * epoch ms, the worker's clock for isLeader, else when this process received the event).
+   */
   readonly events: Array<{ event: 'isLeader' | 'notLeader'; violation: boolean; at: number }>;
   /** Resolves once the worker reports the state; rejects after timeoutMs (default 20 000). */
   waitForLeadership(leader?: boolean, timeoutMs?: number): Promise<void>;
@@ -259,7 +265,11 @@ export async function startCuratorLatch(opts: CuratorLatchOptions): Promise<Cura
   worker.onEvent((event) => {
     if (event.event !== 'isLeader' && event.event !== 'notLeader') return;
     leader = event.event === 'isLeader';
-    events.push({ event: event.event, violation: event.violation === true, at: Date.now() });
+    events.push({
+      event: event.event,
+      violation: event.violation === true,
+      at: numberOr(event.at, Date.now()),
+    });
     for (const wake of [...waiters]) wake();
   });
   const started = await firstEvent(
