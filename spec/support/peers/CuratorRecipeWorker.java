@@ -28,6 +28,7 @@
  * Common options: --id=ID (node data; default curator-<pid>) --sessionTimeoutMs=MS (10000)
  *   --connectTimeoutMs=MS (15000) --watchStdin=1 (loop/bench: exit 1 on stdin EOF)
  *   --waitForGo=1 (loop/bench: print {"event":"ready"} once connected, start on a line "go").
+ *   Other stdin lines of loop/bench/throughput go to COMMANDS (CuratorRecipeBench's burst commands).
  * stdout carries JSON lines only (slf4j-nop); diagnostics go to stderr. Exit 1 on errors.
  */
 
@@ -37,7 +38,9 @@ import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 import org.apache.curator.framework.CuratorFramework;
@@ -54,6 +57,8 @@ import org.apache.zookeeper.data.Stat;
 public final class CuratorRecipeWorker {
     static final long PID = ProcessHandle.current().pid();
     static final CountDownLatch GO = new CountDownLatch(1);
+    /** Other stdin lines of loop/bench/throughput modes (the bench modes' burst commands). */
+    static final BlockingQueue<String> COMMANDS = new LinkedBlockingQueue<>();
     private static final CountDownLatch RELEASE = new CountDownLatch(1);
     /** Hold mode: set once acquired; stdin closing before that closes the session and exits 1. */
     private static volatile boolean holding;
@@ -374,6 +379,8 @@ public final class CuratorRecipeWorker {
                         GO.countDown();
                     } else if (hold && command.equals("release")) {
                         break;
+                    } else if (!hold && !command.isEmpty()) {
+                        COMMANDS.offer(command);
                     }
                 }
             } catch (Throwable ignored) {
