@@ -1,10 +1,12 @@
 // node-zookeeper-client hazards (DESIGN.md) the SDK guards against, each against a real server.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { after, before, describe, it } from './support/test.js';
 import { ZkLeaderSelectorError, ZooKeeperError, type Coordinator } from '../lib/index.js';
 import { CoordinatorPool } from './support/coordinators.js';
 import { FaultProxy } from './support/fault-proxy.js';
+import { native } from '../lib/zk/native.js';
 import { waitFor } from './support/wait.js';
 import { ZooKeeperCluster } from './support/zookeeper.js';
 
@@ -67,6 +69,45 @@ describe('node-zookeeper-client hazards', () => {
     const other = coordinator.createLock('/not-limited/lock');
     assert.equal(await other.acquire(1000), true);
     await other.release();
+  });
+
+  it('a reply cut off by a dropped connection is not glued to the next connection: the same session answers again', async () => {
+    // node-zookeeper-client keeps the unparsed part of a reply across sockets; the SDK frames
+    // each socket's bytes itself (lib/zk/reply-framing.ts).
+    const session = coordinator.session!;
+    const big = `/hazards-big-${process.pid}`;
+    await session.create(
+      big,
+      Buffer.alloc(900 * 1024, 1),
+      native.ACL.OPEN_ACL_UNSAFE,
+      native.CreateMode.PERSISTENT,
+      {
+        timeoutMs: 10_000,
+      },
+    );
+    const sessionId = coordinator.sessionId;
+    const socket = session.client.connectionManager.socket as unknown as Socket;
+    let cut = false;
+    // The first chunk of the big reply is in: drop the socket in the middle of it.
+    const onData = (chunk: Buffer): void => {
+      if (chunk.length > 0 && !cut) {
+        cut = true;
+        session.dropConnection();
+      }
+    };
+    const reading = session.getData(big, { timeoutMs: 10_000 }).catch((error: unknown) => error);
+    socket.on('data', onData);
+    await waitFor(() => cut);
+    socket.off('data', onData);
+    assert.ok(await reading, 'the cut request fails (connection loss)');
+    await waitFor(() => coordinator.state === 'connected', {
+      timeoutMs: 4000,
+      message: 'never connected again',
+    });
+    assert.equal(coordinator.sessionId, sessionId, 'the same session');
+    const { data } = await coordinator.session!.getData(big, { timeoutMs: 10_000 });
+    assert.equal(data.length, 900 * 1024);
+    await coordinator.session!.remove(big, -1, { timeoutMs: 10_000 });
   });
 
   it('invalid data for the client (a synchronous AssertionError) becomes a typed error', async () => {

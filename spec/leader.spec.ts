@@ -86,19 +86,29 @@ describe('LeaderSelector', () => {
   it('two selectors alternate terms', async () => {
     const path = uniquePath('alternate');
     const leaders: string[] = [];
-    const make = (c: Coordinator, name: string): LeaderSelector =>
-      c.createLeaderSelector(path, {
+    let both = false;
+    const make = (c: Coordinator, name: string): LeaderSelector => {
+      const selector: LeaderSelector = c.createLeaderSelector(path, {
         id: name,
         minimumWorkTimeMs: 0,
-        leader: async () => {
+        leader: async (control) => {
           leaders.push(name);
-          await new Promise((resolve) => setTimeout(resolve, 5));
+          // FIFO means: whoever is queued when a term ends leads next. Make sure the other one
+          // has queued again (on a loaded machine its release and new create can be slow).
+          if (both) {
+            await waitFor(
+              async () => control.shouldStop() || (await selector.lock.contenders()).length === 2,
+            );
+          }
         },
       });
+      return selector;
+    };
     const first = make(a, 'A');
     first.start();
     await waitFor(() => leaders.length > 0);
     const second = make(b, 'B');
+    both = true;
     second.start();
     await waitFor(() => leaders.length >= 12, { timeoutMs: 10_000 });
     await Promise.all([first.stop(), second.stop()]);

@@ -163,9 +163,7 @@ describe('Many claims per process', () => {
     await waitFor(async () => !(await exists()), { timeoutMs: 5000, message: 'path still there' });
   });
 
-  it('a fresh lock holds without a listing only as sequence 0: a held path and a used path both list first', async () => {
-    // A lock that does not know its path sends create(path) ‖ create(node) and no listing; only
-    // a node numbered 0 (no child ever created before it) may then hold without one.
+  it('a lock that does not know its path (it sends create(path) first) waits on a held path and holds on an empty used one', async () => {
     const held = `${base}/seq-held`;
     const holder = a.createLock(held, { id: 'holder' });
     assert.equal(await holder.acquire(5000), true);

@@ -1,4 +1,5 @@
 // Figure 7: many claims on one coordinator (bench/claims-worker.ts, a child with --expose-gc).
+import { execFileSync } from 'node:child_process';
 import { JsonChild, fmt } from '../lib/common.js';
 import type { BenchContext, Figure } from '../lib/context.js';
 
@@ -25,6 +26,8 @@ interface ClaimsResult {
 export const claims: Figure = async (ctx: BenchContext) => {
   const sizes = ctx.quick ? [100, 1000] : [100, 1000, 10_000];
   const idleMs = ctx.quick ? 4000 : 10_000;
+  // The worker runs the built package (dist/esm), as services do.
+  execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'ignore' });
   const child = new JsonChild(
     'claims-worker.ts',
     [ctx.connect, ctx.members.join(','), `/bench/${ctx.runId}/claims`, sizes.join(','), String(idleMs)],

@@ -37,11 +37,6 @@ export type Verdict =
 export interface LockDriver {
   /** Name part between the protected prefix and the sequence, as Curator names it (`lock-`, `latch-`...). */
   readonly lockName: string;
-  /**
-   * True when only the contenders ahead of ours decide the verdict (not the semaphore, which
-   * counts every child): a node with sequence 0 then holds without a listing.
-   */
-  readonly decidedByPredecessors?: boolean;
   /** The child as a contender of this recipe; undefined for children that take no part. */
   parse(name: string): ContenderNode | undefined;
   /**
@@ -62,8 +57,6 @@ export interface LockDriver {
  * (group 1: the name part, group 2: the 10 digits); `kazooName` marks kazoo's nodes.
  */
 export class StandardLockDriver implements LockDriver {
-  readonly decidedByPredecessors = true;
-
   constructor(
     readonly lockName: string,
     private readonly pattern: RegExp,

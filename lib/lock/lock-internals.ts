@@ -281,13 +281,9 @@ export class LockInternals {
             native.CreateMode.EPHEMERAL,
           )
         : session.createSequential(path, this.data, this.acl, { timeoutMs });
-      // Same session, so the server answers in order: the listing includes our new node. Not
-      // sent where the path was just (re)created: see firstEver below.
-      const listing =
-        this.pathKnown || !this.driver.decidedByPredecessors || fixed
-          ? session.getChildren(this.lockPath, { timeoutMs })
-          : undefined;
-      listing?.catch(() => undefined);
+      // Same session, so the server answers in order: the listing includes our new node.
+      const listing = session.getChildren(this.lockPath, { timeoutMs });
+      listing.catch(() => undefined);
       let created: { path: string; czxid: bigint | undefined };
       try {
         created = await creating;
@@ -318,13 +314,6 @@ export class LockInternals {
       if (created.czxid === undefined) {
         const stat = await session.exists(created.path, { timeoutMs });
         state.created.czxid = stat ? stat.czxid.readBigInt64BE(0) : 0n;
-      }
-      if (!listing) {
-        // Sequence 0: no child was ever created in this path before ours (the sequence is the
-        // parent's child-change count), so nothing is ahead of us and nothing can get ahead:
-        // the verdict needs no listing. Any other sequence: the loop lists.
-        const firstEver = this.driver.parse(nodeName)?.sequence === 0;
-        return { node: state.created, children: firstEver ? [nodeName] : undefined };
       }
       const children = await listing.catch(() => undefined);
       return { node: state.created, children };

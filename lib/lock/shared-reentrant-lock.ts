@@ -5,8 +5,6 @@
  * true only while the lease of the creating session runs and the last verification saw our node
  * first with our id.
  */
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import {
   InvalidArgumentError,
@@ -40,6 +38,7 @@ import {
   type LockHandle,
   type LockOptions,
 } from './lock-types.js';
+import { defaultId } from '../util/default-id.js';
 
 const log = logger('lock');
 
@@ -90,7 +89,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
     if (options.id !== undefined && (typeof options.id !== 'string' || options.id === '')) {
       throw new InvalidOptionError('id', 'must be a non-empty string');
     }
-    this.id = options.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.id = options.id ?? defaultId();
     const interval = options.verifyIntervalMs ?? DEFAULT_VERIFY_INTERVAL_MS;
     if (!Number.isInteger(interval) || interval < 10 || interval > 3_600_000) {
       throw new InvalidOptionError(

@@ -27,7 +27,6 @@ function parseReadWrite(name: string): ContenderNode | undefined {
  */
 export const WRITE_DRIVER: LockDriver = {
   lockName: '__WRIT__',
-  decidedByPredecessors: true,
   parse: parseReadWrite,
   verdict(contenders: readonly ContenderNode[], ourIndex: number): Verdict {
     if (ourIndex === 0) return { holds: true };
@@ -44,7 +43,6 @@ export const WRITE_DRIVER: LockDriver = {
 export function readDriver(writeSequence: () => string | undefined): LockDriver {
   return {
     lockName: '__READ__',
-    decidedByPredecessors: true,
     parse: parseReadWrite,
     fixedSequence: writeSequence,
     verdict(contenders: readonly ContenderNode[], ourIndex: number): Verdict {

@@ -4,14 +4,13 @@
  * The pair is one owner (like one lock instance): holding the write lock it may take the read
  * lock (a downgrade); holding the read lock, taking the write lock is refused (LockUpgradeError).
  */
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
 import { InvalidOptionError, LockUpgradeError } from '../errors.js';
 import type { Acquisition } from '../lock/acquisition.js';
 import { SharedReentrantLock } from '../lock/shared-reentrant-lock.js';
 import type { AcquireOptions, LockOptions } from '../lock/lock-types.js';
 import type { CoordinatorCore } from '../session/coordinator-core.js';
 import { readDriver, WRITE_DRIVER } from './read-write-drivers.js';
+import { defaultId } from '../util/default-id.js';
 
 /** Options of {@link Coordinator.createReadWriteLock}: those of a lock, shared by both sides. */
 export type ReadWriteLockOptions = LockOptions;
@@ -45,7 +44,7 @@ export class ReadWriteLock {
     if (typeof options !== 'object' || options === null)
       throw new InvalidOptionError('options', 'must be an object');
     // One id for both sides, as Curator stores one lockData for both.
-    const id = options.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    const id = options.id ?? defaultId();
     const writeLock = new WriteLock(coordinator, path, { ...options, id }, WRITE_DRIVER);
     this.writeLock = writeLock;
     this.readLock = new SharedReentrantLock(

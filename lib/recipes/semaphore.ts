@@ -4,8 +4,6 @@
  * children are under `leases` waits (still holding the mutex) for them to change; then it lets
  * the mutex go. maxLeases is not stored in ZooKeeper: every client of a path must use the same.
  */
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
 import { InvalidOptionError, ZooKeeperError } from '../errors.js';
 import { Acquisition, type LockLossReason } from '../lock/acquisition.js';
 import { toNativeAcl } from '../lock/acl.js';
@@ -22,6 +20,7 @@ import { logger } from '../util/log.js';
 import { childPath, validatePath } from '../util/paths.js';
 import { ZK_CODES } from '../zk/native.js';
 import { HELD_LEASE_DRIVER, leaseDriver } from './semaphore-drivers.js';
+import { defaultId } from '../util/default-id.js';
 
 const log = logger('semaphore');
 
@@ -74,7 +73,7 @@ export class Semaphore {
       );
     }
     this.maxLeases = maxLeases;
-    this.id = options.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.id = options.id ?? defaultId();
     const { maxLeases: _max, ...lockOptions } = options;
     this.mutex = new SharedReentrantLock(coordinator, childPath(this.path, 'locks'), {
       ...lockOptions,

@@ -19,6 +19,9 @@ import {
 import { monotonicNow } from '../util/clock.js';
 import { logger } from '../util/log.js';
 import { native, sessionIdHex, ZK_CODES, type NativeClient, type NativeException } from './native.js';
+import { frameReplies } from './reply-framing.js';
+import { batchWrites } from './write-batching.js';
+import { FifoQueue } from './fifo-queue.js';
 import { useTlsTransport, type TlsOptions } from './tls.js';
 import { WatchRegistry } from './watch-registry.js';
 
@@ -93,6 +96,11 @@ export class ZkConnection extends EventEmitter<SessionEvents> {
       spinDelay: 200,
       retries: 0,
     });
+    // node-zookeeper-client's socket handling, made linear in the number of pipelined requests.
+    frameReplies(this.client.connectionManager as unknown as Parameters<typeof frameReplies>[0]);
+    batchWrites(this.client.connectionManager as unknown as Parameters<typeof batchWrites>[0]);
+    (this.client.connectionManager as unknown as { pendingQueue: FifoQueue<unknown> }).pendingQueue =
+      new FifoQueue();
     if (options.tls) useTlsTransport(this.client, options.tls, (error) => this.emit('tlsError', error));
     for (const { scheme, credentials } of options.auth) {
       this.client.addAuthInfo(scheme, Buffer.from(credentials));
