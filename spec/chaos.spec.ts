@@ -1,10 +1,11 @@
-// A short chaos run in the suite (issues 5 and 10): 3 worker processes hammer locks and leader selectors
-// on a 3-member ensemble for 40 s under a fixed-seed fault schedule (process pauses included) with one
-// busy loop per core beside them; the checker must find no two owners at once, no fencing-token
+// A short chaos run in the suite (issues 5, 10 and 13): 3 worker processes hammer locks and leader
+// selectors and run a task group of 6 tasks on a 3-member ensemble for 40 s under a fixed-seed fault
+// schedule (process pauses included) with one busy loop per core beside them; the checker must find no
+// two owners at once (per lock path and per task), no fencing-token
 // inversion or mismatch against ZooKeeper's transaction log, no owner still "owned" after a long pause,
 // no orphan node, no crashed worker, and the run must have actually owned things and injected faults of
 // several kinds. Then the checker's own test: a mutant that ignores ownership, paused longer than S while
-// it holds a lock, must make the same checker fail.
+// it holds a lock and runs a task, must make the same checker fail, for the lock and for the task.
 // The full tool: `npm run chaos -- --seconds 600 --processes 3 --seed 42 --load`.
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
@@ -222,6 +223,16 @@ describe('chaos: ownership intervals under random faults', { skip }, () => {
       assert.ok(report.totals.lockIntervals >= 50, `too few lock intervals:\n${text}`);
       assert.ok(report.totals.terms >= 50, `too few leader terms:\n${text}`);
       for (const p of report.paths) assert.ok(p.intervals > 0, `nothing owned on ${p.path}:\n${text}`);
+      // Task groups: no task ever has two owners (counted in totals.overlaps too); every task ran,
+      // and tasks moved between members (faults, rebalancing), so the check saw handovers.
+      assert.equal(report.tasks.overlaps, 0, `overlapping task owners:\n${text}`);
+      assert.equal(report.tasks.tasks.length, 6, text);
+      assert.ok(report.totals.taskTerms >= 30, `too few task terms:\n${text}`);
+      for (const t of report.tasks.tasks) assert.ok(t.terms > 0, `${t.task} never ran:\n${text}`);
+      assert.ok(
+        report.tasks.tasks.some((t) => t.owners > 1),
+        `no task ever moved:\n${text}`,
+      );
       assert.ok(report.faults.kinds >= 5, `faults of too few kinds:\n${text}`);
       assert.ok(report.faults.executed.kill > 0, text);
       assert.ok(report.faults.executed['member-stop'] + report.faults.executed['leader-stop'] > 0, text);
@@ -233,6 +244,10 @@ describe('chaos: ownership intervals under random faults', { skip }, () => {
       assert.deepEqual(report.faults.errors, [], text);
       for (const m of report.watches)
         assert.equal(m.watchCount, 0, `watches left on member ${m.member}:\n${text}`);
+      const faults = Object.values(report.faults.executed).reduce((a, b) => a + b, 0);
+      process.stdout.write(
+        `# chaos: ${report.totals.intervals} intervals (${report.totals.lockIntervals} lock, ${report.totals.terms} leader, ${report.totals.taskTerms} task terms), ${faults} faults, ${report.totals.overlaps} overlaps; tasks: longest unowned ${Math.round(report.tasks.maxUnownedMs)} ms\n`,
+      );
       keep = false;
     } finally {
       if (keep) process.stdout.write(`chaos logs kept in ${dir}\n`);
@@ -246,8 +261,9 @@ describe('chaos: ownership intervals under random faults', { skip }, () => {
       timeout: 90_000,
     },
     async () => {
-      // Worker 0 never checks ownership and holds each lock for 4 S; it is SIGSTOPped for 1.6 S while it
-      // holds one. Its session expires, a rival takes the lock, and after SIGCONT it still "owns" it.
+      // Worker 0 never checks ownership and holds each lock and each task's term for 4 S; it is SIGSTOPped
+      // for 1.6 S while it holds a lock and runs a task. Its session expires, rivals take the lock and
+      // the task, and after SIGCONT it still "owns" them.
       const dir = await mkdtemp(join(tmpdir(), 'zk-chaos-mutant-'));
       let keep = true;
       try {
@@ -256,6 +272,9 @@ describe('chaos: ownership intervals under random faults', { skip }, () => {
         assert.equal(report.faults.executed.pause, 1, `the pause did not run:\n${text}`);
         assert.equal(report.pauses.longWithOwner, 1, `the pause caught no owner:\n${text}`);
         assert.ok(report.totals.hardOverlaps > 0, `the mutant went unnoticed:\n${text}`);
+        const lockHard = report.paths.reduce((n, p) => n + p.hardOverlaps, 0);
+        assert.ok(lockHard > 0, `the lock mutant went unnoticed:\n${text}`);
+        assert.ok(report.tasks.hardOverlaps > 0, `the task mutant went unnoticed:\n${text}`);
         const hard = report.overlaps.filter((o) => o.hard);
         assert.ok(
           hard.every((o) => o.first.w === 0 || o.second.w === 0),
@@ -263,6 +282,9 @@ describe('chaos: ownership intervals under random faults', { skip }, () => {
         );
         assert.ok(report.pauses.violations.length > 0, `owned after the pause went unnoticed:\n${text}`);
         assert.equal(report.ok, false, text);
+        process.stdout.write(
+          `# mutant caught: ${lockHard} HARD lock overlaps, ${report.tasks.hardOverlaps} HARD task overlaps, ${report.pauses.violations.length} owned after the pause\n`,
+        );
         keep = false;
       } finally {
         if (keep) process.stdout.write(`chaos mutant logs kept in ${dir}\n`);

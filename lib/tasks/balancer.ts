@@ -85,12 +85,15 @@ export function balance(input: BalanceInput): BalancePlan {
   const lower = Math.floor(all.size / members);
   const upper = Math.ceil(all.size / members);
 
-  // Loads: published counts, plus hand-overs not yet visible in the requester's state.
+  // Loads: published counts, plus hand-overs in flight: the requester still waits for the task and
+  // nobody shows it owned. Once anyone shows it (the requester, or another member queued ahead of
+  // it that won it), or the requester stopped waiting, the gift no longer counts.
   const load = new Map<string, number>();
   for (const [id, state] of others) load.set(id, state.owned.length);
   for (const gift of input.gifts) {
     const state = others.get(gift.to);
-    if (state && !state.owned.includes(gift.task)) load.set(gift.to, (load.get(gift.to) ?? 0) + 1);
+    if (state && !ownerOf.has(gift.task) && state.wants.includes(gift.task))
+      load.set(gift.to, (load.get(gift.to) ?? 0) + 1);
   }
 
   // Donor side: hand over wanted tasks.

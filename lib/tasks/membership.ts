@@ -5,7 +5,7 @@
  * while nothing changes. A new session registers again and lists again.
  */
 import { EventEmitter } from 'eventemitter3';
-import { InvalidOptionError, ZooKeeperError } from '../errors.js';
+import { ConnectionLossError, InvalidOptionError, RequestTimeoutError, ZooKeeperError } from '../errors.js';
 import type { CoordinatorCore } from '../session/coordinator-core.js';
 import { delay } from '../util/abort.js';
 import { backoffDelay } from '../util/backoff.js';
@@ -18,6 +18,11 @@ import type { MemberState } from './balancer.js';
 const log = logger('tasks');
 
 const EMPTY: MemberState = { owned: [], wants: [] };
+
+/** Leaving retries a lost delete of the member node like a lock node's (about 45 s at most). */
+const LEAVE_RETRY = { baseDelayMs: 50, maxDelayMs: 1000, maxRetries: 50 };
+/** A failed read (listing, a member's state) is tried again after this backoff, while we run. */
+const REREAD_RETRY = { baseDelayMs: 50, maxDelayMs: 1000, maxRetries: 8 };
 
 export interface MembershipEvents {
   /** The view changed (a member joined, left, or published a new state), or we registered. */
@@ -46,13 +51,27 @@ export class Membership extends EventEmitter<MembershipEvents> {
   ready = false;
   private session: ZkSession | undefined;
   private registered = false;
+  /** A create of our node was sent in this session and may have been applied. */
+  private createSent = false;
   private stopped = false;
   private published: MemberState = EMPTY;
   private written: string | undefined;
   private writing = false;
   private readonly abort = new AbortController();
   private readonly onConnected = (): void => this.sessionChanged();
-  private readonly onReconnected = (): void => void this.list();
+  private readonly onReconnected = (): void => {
+    this.relist = true;
+    this.reread();
+  };
+  /**
+   * Members whose last read failed, and whether the last listing failed: a watch is set only by a
+   * read that was answered, so until read again we would hear of no change there (a stale view:
+   * tasks that look owned or wants no one sees). Read again with backoff, and on reconnection.
+   */
+  private readonly unread = new Set<string>();
+  private relist = false;
+  private rereadTimer: NodeJS.Timeout | undefined;
+  private rereadAttempt = 0;
   /** One watcher function per kind: node-zookeeper-client registers a function once per path. */
   private readonly childWatcher = (event: NativeEvent): void => {
     if (event.name !== 'NODE_CHILDREN_CHANGED' && event.name !== 'NODE_DELETED') return;
@@ -88,22 +107,40 @@ export class Membership extends EventEmitter<MembershipEvents> {
     void this.write();
   }
 
-  /** Deletes our node (bounded), stops watching. Idempotent. */
+  /**
+   * Deletes our node and stops watching. Idempotent. The delete is retried through connection
+   * loss while the session lives (Curator's guaranteed delete): a member node left behind would
+   * keep counting as a member whose last published tasks look owned, and nobody would take them.
+   * Also sent when a create was sent but not answered: the server applies that create first.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.ready = false;
     this.abort.abort();
+    clearTimeout(this.rereadTimer);
+    this.rereadTimer = undefined;
     this.coordinator.off('connected', this.onConnected);
     this.coordinator.off('reconnected', this.onReconnected);
     const session = this.session;
-    if (!session || session.ended || !this.registered) return;
+    const ours = this.registered || this.createSent;
     this.registered = false;
-    try {
-      await session.remove(this.nodePath, -1, { timeoutMs: this.coordinator.timing.requestTimeoutMs });
-    } catch (error) {
-      // Gone already, or the session is: the server deletes the node with it.
-      log('%s: removing the member node failed: %s', this.nodePath, (error as Error).message);
+    if (session && ours) await this.leave(session);
+  }
+
+  private async leave(session: ZkSession): Promise<void> {
+    for (let attempt = 0; attempt <= LEAVE_RETRY.maxRetries && !session.ended; attempt += 1) {
+      try {
+        await session.remove(this.nodePath, -1, { timeoutMs: this.coordinator.timing.requestTimeoutMs });
+        return;
+      } catch (error) {
+        if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE) return;
+        log('%s: removing the member node failed: %s', this.nodePath, (error as Error).message);
+        // The session's end (or the coordinator's close) deletes it; other errors will not pass.
+        const lost = error instanceof ConnectionLossError || error instanceof RequestTimeoutError;
+        if (!lost || session.ended || this.coordinator.state === 'closed') return;
+        await delay(backoffDelay(LEAVE_RETRY, attempt));
+      }
     }
   }
 
@@ -112,9 +149,12 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (this.stopped || !session || session === this.session) return;
     this.session = session;
     this.registered = false;
+    this.createSent = false;
     this.ready = false;
     this.written = undefined;
     this.others.clear();
+    this.unread.clear();
+    this.relist = false;
     void this.register(session);
   }
 
@@ -128,6 +168,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
         await this.coordinator.ensurePath(this.membersPath, native.ACL.OPEN_ACL_UNSAFE, {
           signal: this.abort.signal,
         });
+        if (!this.current(session)) return; // stopped meanwhile: no node after the leave
+        this.createSent = true;
         await session.create(
           this.nodePath,
           Buffer.from(JSON.stringify(this.published)),
@@ -141,6 +183,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
         if (!this.current(session)) return;
         if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NODE_EXISTS) {
           if (await this.ownNode(session)) break;
+          this.createSent = false; // the node is another session's: leaving must not delete it
           // Another session holds our id: a restart before the old session expired, or a duplicate id.
           this.emit(
             'error',
@@ -201,14 +244,18 @@ export class Membership extends EventEmitter<MembershipEvents> {
       );
     } catch (error) {
       log('%s: listing failed: %s', this.membersPath, (error as Error).message);
-      return; // reconnected (or the next session) lists again
+      this.relist = true;
+      this.rereadLater();
+      return;
     }
     if (!this.current(session)) return;
+    this.rereadAttempt = 0;
     const present = new Set(children.filter((c) => c !== this.id));
     let changed = !this.ready;
     for (const id of [...this.others.keys()]) {
       if (!present.has(id)) changed = this.others.delete(id) || changed;
     }
+    for (const id of this.unread) if (!present.has(id)) this.unread.delete(id);
     const fetches = [...present].filter((id) => !this.others.has(id)).map((id) => this.fetch(id, false));
     await Promise.all(fetches);
     if (!this.current(session)) return;
@@ -235,11 +282,39 @@ export class Membership extends EventEmitter<MembershipEvents> {
       );
       if (!this.current(session)) return;
       this.others.set(id, parseState(data));
+      this.unread.delete(id);
+      this.rereadAttempt = 0;
     } catch (error) {
-      if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE) this.others.delete(id);
-      else log('%s: reading member %s failed: %s', this.membersPath, id, (error as Error).message);
+      if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE) {
+        this.others.delete(id);
+        this.unread.delete(id);
+      } else {
+        log('%s: reading member %s failed: %s', this.membersPath, id, (error as Error).message);
+        this.unread.add(id);
+        this.rereadLater();
+      }
     }
     if (announce && this.ready) this.emit('changed');
+  }
+
+  private rereadLater(): void {
+    if (this.rereadTimer || this.stopped) return;
+    const inMs = backoffDelay(REREAD_RETRY, Math.min(this.rereadAttempt, REREAD_RETRY.maxRetries));
+    this.rereadAttempt += 1;
+    this.rereadTimer = setTimeout(() => {
+      this.rereadTimer = undefined;
+      this.reread();
+    }, inMs);
+  }
+
+  /** Lists again if the last listing failed, and reads again every member whose read failed. */
+  private reread(): void {
+    if (this.stopped) return;
+    if (this.relist) {
+      this.relist = false;
+      void this.list();
+    }
+    for (const id of [...this.unread]) void this.fetch(id);
   }
 
   private async write(): Promise<void> {

@@ -1,7 +1,7 @@
 // The chaos checker: reads a run directory (meta.json, events.jsonl, w<k>-<inc>.jsonl, txns.jsonl) and
 // checks the safety property with two independent oracles:
-// - intervals: per lock path, no two ownership intervals overlap (timestamps from the run's one shared
-//   clock, records.ts);
+// - intervals: per lock path, and per task of the task group (task-check.ts), no two ownership
+//   intervals overlap (timestamps from the run's one shared clock, records.ts);
 // - tokens (tokens.ts): per path, fencing tokens increase in grant order, and each is the czxid of the
 //   owner's own node as ZooKeeper's transaction log has it.
 // Process pauses (pauses.ts): an owner's first check after a pause of at least S must say "not owned".
@@ -30,6 +30,7 @@ import {
 import { applyPauses, type PauseReport, type PauseWindow } from './pauses.js';
 import { formatReport } from './report.js';
 import { countByKind, FAULT_KINDS, type FaultKind } from './schedule.js';
+import { checkTasks, type TaskReport } from './task-check.js';
 import { checkTokens, type TokenReport } from './tokens.js';
 import type { TxnRecord } from './txnlog.js';
 
@@ -37,7 +38,7 @@ export { formatReport } from './report.js';
 
 export interface Interval {
   path: string;
-  kind: 'lock' | 'leader';
+  kind: 'lock' | 'leader' | 'task';
   who: string;
   w: number;
   inc: number;
@@ -107,7 +108,7 @@ export interface DetectionSample {
   worker: number;
   faultMs: number;
   interval: string;
-  intervalKind: 'lock' | 'leader';
+  intervalKind: Interval['kind'];
   detectionMs: number;
   fraction: number;
 }
@@ -119,8 +120,18 @@ export interface ChaosReport {
   processes: number;
   sessionTimeoutMs: number;
   paths: PathSummary[];
-  totals: { intervals: number; lockIntervals: number; terms: number; overlaps: number; hardOverlaps: number };
+  /** Overlaps count every path: the lock paths and the task group's tasks. */
+  totals: {
+    intervals: number;
+    lockIntervals: number;
+    terms: number;
+    taskTerms: number;
+    overlaps: number;
+    hardOverlaps: number;
+  };
   overlaps: Overlap[];
+  /** The workers' task group: per task, its terms and overlapping owners. */
+  tasks: TaskReport;
   faults: {
     planned: number;
     executed: Record<FaultKind, number>;
@@ -135,6 +146,7 @@ export interface ChaosReport {
     maxMs: number;
     maxFractionLock: number;
     maxFractionLeader: number;
+    maxFractionTask: number;
     worst: DetectionSample | undefined;
     /** Intervals that outlived a silent fault longer than S (the lease cannot have held): must be 0. */
     survivedLongFaults: DetectionSample[];
@@ -313,6 +325,7 @@ export function checkRun(dir: string): ChaosReport {
   const byPath = new Map<string, Interval[]>();
   for (const p of meta.paths) byPath.set(p, []);
   for (const i of intervals) {
+    if (i.kind === 'task') continue; // per task below
     const list = byPath.get(i.path) ?? [];
     list.push(i);
     byPath.set(i.path, list);
@@ -336,6 +349,9 @@ export function checkRun(dir: string): ChaosReport {
       longestUnownedMs: longestUnowned(list, phaseStart, phaseEnd),
     });
   }
+
+  const taskCheck = checkTasks(meta.taskGroup, intervals, phaseStart, phaseEnd);
+  overlaps.push(...taskCheck.overlaps);
 
   // ---- faults
   const started = faultEvents;
@@ -391,12 +407,14 @@ export function checkRun(dir: string): ChaosReport {
     intervals: intervals.length,
     lockIntervals: intervals.filter((i) => i.kind === 'lock').length,
     terms: intervals.filter((i) => i.kind === 'leader').length,
+    taskTerms: taskCheck.report.terms,
     overlaps: overlaps.length,
     hardOverlaps: overlaps.filter((o) => o.hard).length,
   };
   if (totals.overlaps > 0) problems.push(`${totals.overlaps} overlapping ownership intervals`);
   if (totals.lockIntervals === 0) problems.push('no lock was ever held');
   if (totals.terms === 0) problems.push('no leader term ever ran');
+  if (meta.taskGroup && totals.taskTerms === 0) problems.push('no task term ever ran');
   if (live.length + afterClose.length > 0)
     problems.push(`${live.length + afterClose.length} orphan lock nodes`);
   if (!afterCloseEvent) problems.push('the run did not reach the orphan check after shutdown');
@@ -419,6 +437,10 @@ export function checkRun(dir: string): ChaosReport {
         `${p.path} had no owner for ${(p.longestUnownedMs / 1000).toFixed(1)} s (> 10 S): a wedged lock? see the workers' logs`,
       );
   }
+  if (taskCheck.report.maxUnownedMs > 10 * sOfRun)
+    warnings.push(
+      `a task of ${meta.taskGroup?.path} had no owner for ${(taskCheck.report.maxUnownedMs / 1000).toFixed(1)} s (> 10 S): see the workers' logs`,
+    );
 
   return {
     dir,
@@ -429,6 +451,7 @@ export function checkRun(dir: string): ChaosReport {
     paths,
     totals,
     overlaps,
+    tasks: taskCheck.report,
     faults: {
       planned: meta.plan.length,
       executed,
@@ -442,6 +465,7 @@ export function checkRun(dir: string): ChaosReport {
       maxMs: worst?.detectionMs ?? 0,
       maxFractionLock: maxBy(samples.filter((x) => x.intervalKind === 'lock'))?.fraction ?? 0,
       maxFractionLeader: maxBy(samples.filter((x) => x.intervalKind === 'leader'))?.fraction ?? 0,
+      maxFractionTask: maxBy(samples.filter((x) => x.intervalKind === 'task'))?.fraction ?? 0,
       worst,
       survivedLongFaults: survived,
     },

@@ -79,6 +79,8 @@ export async function runFaults(
         if (!worker) return;
         if (!worker.running) await worker.spawn();
         if (f.trigger === 'holding') await worker.waitHolding(TRIGGER_TIMEOUT_MS);
+        if (f.trigger === 'holding-lock-and-task')
+          await worker.waitHolding(TRIGGER_TIMEOUT_MS, { task: true });
         await worker.pause(
           f.durationMs,
           signal,

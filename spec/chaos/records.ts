@@ -96,6 +96,8 @@ export interface RunMeta {
   load?: number;
   /** Worker 0 ran as the ignore-ownership mutant. */
   mutant?: boolean;
+  /** Every worker's task group (tasks.ts): its path and task names; absent in runs without one. */
+  taskGroup?: { path: string; tasks: string[] };
 }
 
 export interface WorkerStats {
@@ -157,7 +159,8 @@ export type WorkerRecord =
       t: 'open';
       /** Interval number, unique within the file. */
       n: number;
-      kind: 'lock' | 'leader';
+      /** 'task': a term of a task group's task; its path is the task's lock path. */
+      kind: 'lock' | 'leader' | 'task';
       path: string;
       /** The contender: worker, incarnation, role. */
       who: string;

@@ -1,5 +1,6 @@
 // The chaos report as text (the checker's and the orchestrator's output).
 import type { ChaosReport, Interval } from './check.js';
+import { formatTasks } from './task-check.js';
 
 const iso = (t: number): string => new Date(t).toISOString().slice(11, 23);
 
@@ -65,6 +66,7 @@ export function formatReport(report: ChaosReport): string {
     '',
   ]);
   lines.push(table(rows));
+  lines.push(...formatTasks(report.tasks));
   const executed = Object.entries(report.faults.executed)
     .filter(([, n]) => n > 0)
     .map(([k, n]) => `${k} ${n}`)
@@ -75,7 +77,7 @@ export function formatReport(report: ChaosReport): string {
   );
   const d = report.detection;
   lines.push(
-    `detection (silent fault start -> that worker's open intervals end), over ${d.faults} faults: max ${d.maxFraction.toFixed(2)} S (${d.maxMs} ms); locks ${d.maxFractionLock.toFixed(2)} S, leaders ${d.maxFractionLeader.toFixed(2)} S; outlived a fault > S: ${d.survivedLongFaults.length}`,
+    `detection (silent fault start -> that worker's open intervals end), over ${d.faults} faults: max ${d.maxFraction.toFixed(2)} S (${d.maxMs} ms); locks ${d.maxFractionLock.toFixed(2)} S, leaders ${d.maxFractionLeader.toFixed(2)} S, tasks ${d.maxFractionTask.toFixed(2)} S; outlived a fault > S: ${d.survivedLongFaults.length}`,
   );
   if (d.worst)
     lines.push(

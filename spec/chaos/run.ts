@@ -3,11 +3,13 @@
 // and watch census, the members' transaction logs (the token oracle), and the checker.
 //   node --import tsx spec/chaos/run.ts --seconds 60 --processes 3 --seed 42 [--json out.json]
 //     [--session-ms 3000] [--paths 3] [--selectors 2] [--locks 2] [--dir <logs>] [--debug] [--plan]
-//     [--load] [--no-pauses] [--mutant] [--skew-time-origin <worker>:<ms>]
+//     [--load] [--no-pauses] [--mutant] [--skew-time-origin <worker>:<ms>] [--tasks 6]
 // --plan prints the fault plan for the seed and exits. --debug gives workers DEBUG=zk-leader-selector:*
 // (in w<k>-<inc>.stderr). --load runs one busy loop per core for the whole run (load.ts). --mutant
-// makes worker 0 the ignore-ownership mutant and replaces the plan with one pause of it while it holds
-// a lock (schedule.ts planMutantPause): the run must then FAIL. --skew-time-origin 0:6 skews worker 0's
+// makes worker 0 the ignore-ownership mutant (its lock loops and its task group's runs) and replaces the
+// plan with one pause of it while it holds a lock and runs a task (schedule.ts planMutantPause): the run
+// must then FAIL. --tasks: every worker also runs a task group of that many tasks below /chaos/tasks
+// (tasks.ts; 0: none). --skew-time-origin 0:6 skews worker 0's
 // performance.timeOrigin by 6 ms (what broke the seed-3 CI run; the shared clock ignores it). Exit code 0 when the checker finds the
 // run clean, 1 otherwise.
 //
@@ -28,10 +30,13 @@ import { collectTxnLogs, collectWatches, listLockNodes } from './inspect.js';
 import { BusyLoad } from './load.js';
 import { clockOffset, now, type RunEvent, type RunMeta } from './records.js';
 import { countByKind, planFaults, planMutantPause } from './schedule.js';
+import { chaosTaskNames } from './tasks.js';
 import { WorkerHandle, type RunContext } from './workers.js';
 
 /** Paths of the run's locks are below this. */
 const ROOT = '/chaos';
+/** The workers' task group (tasks.ts). */
+const TASK_GROUP = `${ROOT}/tasks`;
 
 export interface ChaosOptions {
   seconds: number;
@@ -59,6 +64,8 @@ export interface ChaosOptions {
   pauses?: boolean;
   /** Worker 0 is the ignore-ownership mutant, paused while it holds a lock; the only fault (default false). */
   mutant?: boolean;
+  /** Tasks of the task group every worker runs (default 6; 0: no task group). */
+  tasks?: number;
   /** Skews one worker's performance.timeOrigin (records.ts TIME_ORIGIN_SKEW_ENV): the shared clock must not care. */
   timeOriginSkew?: { worker: number; ms: number };
 }
@@ -75,8 +82,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     writeSync(eventsFd, `${JSON.stringify(e)}\n`);
   };
   const paths = Array.from({ length: options.paths ?? 3 }, (_, i) => `${ROOT}/lock-${i}`);
+  const taskCount = options.tasks ?? 6;
+  const taskGroup = taskCount > 0 ? { path: TASK_GROUP, tasks: chaosTaskNames(taskCount) } : undefined;
+  // The orphan census also lists the tasks' lock nodes and the group's member nodes.
+  const censusPaths = [
+    ...paths,
+    ...(taskGroup ? [...taskGroup.tasks.map((t) => `${TASK_GROUP}/${t}`), `${TASK_GROUP}/_members`] : []),
+  ];
   const plan = options.mutant
-    ? planMutantPause(sessionTimeoutMs)
+    ? planMutantPause(sessionTimeoutMs, taskGroup !== undefined)
     : planFaults({
         seed: options.seed,
         seconds: options.seconds,
@@ -113,6 +127,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       clockOffsetMs: clockOffset(),
       load: load?.count ?? 0,
       mutant: options.mutant ?? false,
+      ...(taskGroup ? { taskGroup } : {}),
     };
     writeFileSync(join(dir, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
     const ctx: RunContext = {
@@ -164,12 +179,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     answers.forEach((a, w) => {
       if (a.sessionId) liveSessions.set(a.sessionId, w);
     });
-    let live = await listLockNodes(zk.connectString, paths, liveSessions);
+    let live = await listLockNodes(zk.connectString, censusPaths, liveSessions);
     // Nodes of other sessions (killed workers, given-up sessions) go when the server expires them.
     const staleUntil = now() + 2 * sessionTimeoutMs + 2000;
     while (live.some((n) => n.liveWorker === undefined) && now() < staleUntil) {
       await sleep(250);
-      live = await listLockNodes(zk.connectString, paths, liveSessions);
+      live = await listLockNodes(zk.connectString, censusPaths, liveSessions);
     }
     event({
       t: 'orphans',
@@ -182,7 +197,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // ---- graceful close, then the census
     await Promise.all(workers.map((w) => w.close()));
     event({ t: 'phase', name: 'closed', at: now() });
-    const afterClose = await listLockNodes(zk.connectString, paths, new Map());
+    const afterClose = await listLockNodes(zk.connectString, censusPaths, new Map());
     event({ t: 'orphans', stage: 'after-close', nodes: afterClose, at: now() });
     event({ t: 'watches', members: await collectWatches(zk), at: now() });
     const txns = collectTxnLogs(zk, ROOT, dir);
@@ -224,6 +239,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       'no-pauses': { type: 'boolean', default: false },
       mutant: { type: 'boolean', default: false },
       'skew-time-origin': { type: 'string' },
+      tasks: { type: 'string', default: '6' },
     },
   });
   const options: ChaosOptions = {
@@ -238,6 +254,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     load: values.load,
     pauses: !values['no-pauses'],
     mutant: values.mutant,
+    tasks: Number(values.tasks),
     ...(values['skew-time-origin']
       ? {
           timeOriginSkew: {
@@ -258,7 +275,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   }
   if (values.plan) {
     const plan = options.mutant
-      ? planMutantPause(options.sessionTimeoutMs ?? 3000)
+      ? planMutantPause(options.sessionTimeoutMs ?? 3000, (options.tasks ?? 6) > 0)
       : planFaults({
           seed: options.seed,
           seconds: options.seconds,

@@ -54,8 +54,11 @@ export interface PlannedFault {
   proxy?: number;
   /** How long the fault lasts (kill: down time; ensemble-restart: 0, as long as the restart takes). */
   durationMs: number;
-  /** pause only: start once the worker says it holds a lock (`holding <path>`; the mutant test). */
-  trigger?: 'holding';
+  /**
+   * pause only: start once the worker says it holds a lock (`holding <path>`; the mutant test), or
+   * a lock and a task's term at once (`holding-task <path>`; the mutant test with a task group).
+   */
+  trigger?: 'holding' | 'holding-lock-and-task';
 }
 
 export interface PlanOptions {
@@ -164,11 +167,12 @@ export function countByKind(faults: readonly { kind: FaultKind }[]): Record<Faul
 }
 
 /**
- * The mutant test's plan: one pause of worker 0 for 1.6 S, started while it holds a lock. Worker 0 runs
- * CHAOS_MUTANT=ignore-ownership (worker.ts): its session expires during the pause, a rival takes the
- * lock, and after SIGCONT the mutant still says "owned": HARD overlaps, every time.
+ * The mutant test's plan: one pause of worker 0 for 1.6 S, started while it holds a lock (and, with a
+ * task group, runs a task's term). Worker 0 runs CHAOS_MUTANT=ignore-ownership (worker.ts) and
+ * ignore-task-ownership (tasks.ts): its session expires during the pause, rivals take the lock and the
+ * task, and after SIGCONT the mutant still says "owned": HARD overlaps on both, every time.
  */
-export function planMutantPause(sessionTimeoutMs: number): PlannedFault[] {
+export function planMutantPause(sessionTimeoutMs: number, withTasks = false): PlannedFault[] {
   return [
     {
       seq: 0,
@@ -177,7 +181,7 @@ export function planMutantPause(sessionTimeoutMs: number): PlannedFault[] {
       lane: 'workers-0',
       worker: 0,
       durationMs: Math.round(1.6 * sessionTimeoutMs),
-      trigger: 'holding',
+      trigger: withTasks ? 'holding-lock-and-task' : 'holding',
     },
   ];
 }

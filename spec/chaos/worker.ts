@@ -1,7 +1,8 @@
 // A chaos worker process (started by spec/chaos/run.ts, never by hand):
 //   node --import tsx spec/chaos/worker.ts --worker 0 --inc 0 --connect <proxies> --paths /a,/b --session 3000
-//     --log <file> --seed <seed> [--selectors 2] [--locks 2]
-// One Coordinator; on every lock path a few LeaderSelectors and lock loops hammer acquire/release.
+//     --log <file> --seed <seed> [--selectors 2] [--locks 2] [--task-group /chaos/tasks --tasks 6]
+// One Coordinator; on every lock path a few LeaderSelectors and lock loops hammer acquire/release; with
+// --task-group, a TaskGroup runs --tasks tasks (tasks.ts), each term an interval of kind 'task'.
 // Every ownership interval is written to the log as it opens and as it closes (synchronous writes, so a
 // kill -9 loses nothing that happened before it):
 //   start: acquire() resolved true / the leader callback was entered;
@@ -28,6 +29,7 @@ import {
   type SharedReentrantLock,
 } from '../../lib/index.js';
 import { Rng } from './prng.js';
+import { startChaosTaskGroup, TASK_MUTANT } from './tasks.js';
 import {
   applyTimeOriginSkew,
   clockOffset,
@@ -49,7 +51,8 @@ const SAMPLE_MS = 20;
  * The session expires during the pause, a rival takes the lock, and the mutant keeps "owning" it after
  * SIGCONT: the checker must report HARD overlaps (the suite's mutant test).
  */
-const MUTANT = process.env.CHAOS_MUTANT === 'ignore-ownership';
+const MUTANTS = (process.env.CHAOS_MUTANT ?? '').split(',');
+const MUTANT = MUTANTS.includes('ignore-ownership');
 
 const { values: args } = parseArgs({
   options: {
@@ -62,6 +65,8 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '1' },
     selectors: { type: 'string', default: '2' },
     locks: { type: 'string', default: '2' },
+    'task-group': { type: 'string' },
+    tasks: { type: 'string', default: '0' },
   },
 });
 if (!args.worker || !args.connect || !args.paths || !args.log) {
@@ -109,7 +114,7 @@ write({
   clockOffsetMs: clockOffset(),
   timeOriginError: timeOriginError(),
   timeOriginSkewMs,
-  ...(MUTANT ? { mutant: 'ignore-ownership' } : {}),
+  ...(process.env.CHAOS_MUTANT ? { mutant: process.env.CHAOS_MUTANT } : {}),
 });
 
 // ---- ownership intervals --------------------------------------------------------------------------
@@ -127,7 +132,7 @@ class OwnershipInterval {
   private ownedSamples = 0;
 
   constructor(
-    kind: 'lock' | 'leader',
+    kind: 'lock' | 'leader' | 'task',
     path: string,
     who: string,
     extra: { term?: number; token?: string } = {},
@@ -416,6 +421,25 @@ for (const path of paths) {
   }
 }
 
+const taskGroup =
+  args['task-group'] && Number(args.tasks) > 0
+    ? startChaosTaskGroup({
+        coordinator,
+        path: args['task-group'],
+        tasks: Number(args.tasks),
+        name: `w${w}.${inc}`,
+        seed,
+        sessionTimeoutMs,
+        sampleMs: SAMPLE_MS,
+        mutant: MUTANTS.includes(TASK_MUTANT),
+        stop,
+        open: (path, who, extra) => new OwnershipInterval('task', path, who, extra),
+        reply,
+        countError,
+        bump,
+      })
+    : undefined;
+
 const statsTimer = setInterval(() => write({ t: 'stats', at: now(), stats }), 5000);
 reply(`ready ${coordinator.sessionId ?? ''}`);
 
@@ -425,7 +449,13 @@ async function quiesce(): Promise<void> {
   stopController.abort();
   const bounded = <T>(p: Promise<T>, ms: number): Promise<unknown> =>
     Promise.race([p, sleep(ms, undefined, { ref: false })]);
-  await bounded(Promise.allSettled(selectors.map((s) => s.stop({ timeoutMs: 15_000 }))), 16_000);
+  await bounded(
+    Promise.allSettled([
+      ...selectors.map((s) => s.stop({ timeoutMs: 15_000 })),
+      ...(taskGroup ? [taskGroup.stop({ timeoutMs: 15_000 })] : []),
+    ]),
+    16_000,
+  );
   await bounded(Promise.allSettled(loops), 16_000);
   for (const interval of [...openIntervals]) interval.close('quiesce');
   write({ t: 'stats', at: now(), stats });
@@ -434,6 +464,7 @@ async function quiesce(): Promise<void> {
       sessionId: coordinator.sessionId,
       state: coordinator.state,
       selectorsStopped: selectors.every((s) => s.hasStopped()),
+      taskGroup: taskGroup?.state,
     })}`,
   );
 }

@@ -16,6 +16,7 @@ import {
   type RunEvent,
   type RunMeta,
 } from './records.js';
+import { TASK_MUTANT } from './tasks.js';
 
 const WORKER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'worker.ts');
 const READY_TIMEOUT_MS = 60_000;
@@ -111,6 +112,14 @@ export class WorkerHandle {
             '--locks',
             String(this.ctx.meta.lockLoopsPerPath),
           ],
+          ...(this.ctx.meta.taskGroup
+            ? [
+                '--task-group',
+                this.ctx.meta.taskGroup.path,
+                '--tasks',
+                String(this.ctx.meta.taskGroup.tasks.length),
+              ]
+            : []),
         ],
         {
           stdio: ['pipe', 'pipe', stderrFd],
@@ -119,7 +128,7 @@ export class WorkerHandle {
             DEBUG: this.ctx.debug ? 'zk-leader-selector:*' : '',
             // One clock for every process of the run (records.ts).
             [CLOCK_OFFSET_ENV]: String(clockOffset()),
-            CHAOS_MUTANT: this.ctx.mutants.has(this.w) ? 'ignore-ownership' : '',
+            CHAOS_MUTANT: this.ctx.mutants.has(this.w) ? `ignore-ownership,${TASK_MUTANT}` : '',
             [TIME_ORIGIN_SKEW_ENV]: String(this.ctx.timeOriginSkews.get(this.w) ?? 0),
           },
         },
@@ -130,6 +139,7 @@ export class WorkerHandle {
     this.child = child;
     this.expectedExit = false;
     this.holding = 0;
+    this.holdingTasks = 0;
     liveChildren.add(child);
     child.stdin?.on('error', () => undefined);
     this.ctx.event({ t: 'spawn', w: this.w, inc, pid: child.pid ?? -1, at: now() });
@@ -172,20 +182,31 @@ export class WorkerHandle {
 
   /** Locks the worker says it holds right now (mutant workers announce `holding`/`released <path>`). */
   private holding = 0;
+  /** Task terms the worker says it runs now (`holding-task`/`released-task <path>`, tasks.ts). */
+  private holdingTasks = 0;
   private holdingWaiters = new Set<() => void>();
 
-  /** Resolves once the worker holds a lock (at once if it does); rejects after `timeoutMs`. */
-  waitHolding(timeoutMs: number): Promise<void> {
-    if (this.holding > 0) return Promise.resolve();
+  /**
+   * Resolves once the worker holds a lock (and with `task`, runs a task's term too; at once if it
+   * does); rejects after `timeoutMs`.
+   */
+  waitHolding(timeoutMs: number, options: { task?: boolean } = {}): Promise<void> {
+    const holds = (): boolean => this.holding > 0 && (!options.task || this.holdingTasks > 0);
+    if (holds()) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const done = (): void => {
+        if (!holds()) return;
         clearTimeout(timer);
         this.holdingWaiters.delete(done);
         resolve();
       };
       const timer = setTimeout(() => {
         this.holdingWaiters.delete(done);
-        reject(new Error(`worker w${this.w}.${this.inc}: held no lock within ${timeoutMs} ms`));
+        reject(
+          new Error(
+            `worker w${this.w}.${this.inc}: held no lock${options.task ? ' and task' : ''} within ${timeoutMs} ms`,
+          ),
+        );
       }, timeoutMs);
       this.holdingWaiters.add(done);
     });
@@ -199,6 +220,15 @@ export class WorkerHandle {
     }
     if (line.startsWith('released ')) {
       this.holding = Math.max(0, this.holding - 1);
+      return;
+    }
+    if (line.startsWith('holding-task ')) {
+      this.holdingTasks += 1;
+      for (const waiter of [...this.holdingWaiters]) waiter();
+      return;
+    }
+    if (line.startsWith('released-task ')) {
+      this.holdingTasks = Math.max(0, this.holdingTasks - 1);
       return;
     }
     for (const waiter of this.waiters) {
