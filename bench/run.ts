@@ -21,6 +21,7 @@ import { freeze } from './figures/freeze.js';
 import { handoff } from './figures/handoff.js';
 import { herd } from './figures/herd.js';
 import { memory } from './figures/memory.js';
+import { recipes } from './figures/recipes.js';
 import { taskGroup } from './figures/task-group.js';
 import { throughput } from './figures/throughput.js';
 import { transport } from './figures/transport.js';
@@ -43,6 +44,7 @@ const FIGURES: Array<[string, Figure]> = [
   ['task-group', taskGroup],
   ['claims', claims],
   ['transport', transport],
+  ['recipes', recipes],
 ];
 
 function usage(): never {

@@ -70,7 +70,10 @@ export class OwnershipVerifier {
     ) {
       return Promise.resolve('OK');
     }
-    if (!acquisition.watching || !acquisition.verifiedOk) return this.verify(acquisition, maxWaitMs);
+    // A fresh hold (no watch yet) needs only its node read: it held when acquired, and while its
+    // node exists nothing can get ahead of it. After a suspicious event, list too.
+    if (!acquisition.verifiedOk) return this.verify(acquisition, maxWaitMs);
+    if (!acquisition.watching) return this.verify(acquisition, maxWaitMs, false);
     return this.batch.checkNow(acquisition);
   }
 

@@ -28,6 +28,11 @@ export interface ZooKeeperOptions {
   maxSessionTimeout?: number;
   /** Extra zoo.cfg lines; they override the harness defaults. */
   extraConfig?: Record<string, string>;
+  /**
+   * Java system properties of every member (for settings zoo.cfg cannot carry, e.g.
+   * `znode.container.checkIntervalMs`: how often the server deletes empty CONTAINER nodes).
+   */
+  systemProperties?: Record<string, string>;
   /** Also serve a TLS port (secureClientPort) with these certificates, client certificates required. */
   tls?: TestCertificates;
 }
@@ -187,6 +192,8 @@ class Member implements ZooKeeperMember {
 
   /** The TLS port (0: none). */
   securePort = 0;
+  /** `-Dkey=value` flags of this member's JVM (ZooKeeperOptions.systemProperties). */
+  systemProperties: string[] = [];
 
   get connectString(): string {
     return `${this.host}:${this.clientPort}`;
@@ -342,6 +349,7 @@ export class ZooKeeperCluster {
         Object.assign(config, tlsServerConfig(options.tls, member.securePort));
       }
       Object.assign(config, options.extraConfig ?? {});
+      member.systemProperties = Object.entries(options.systemProperties ?? {}).map(([k, v]) => `-D${k}=${v}`);
       writeFileSync(
         member.configFile,
         Object.entries(config)
@@ -395,6 +403,7 @@ export class ZooKeeperCluster {
           '-Dorg.slf4j.simpleLogger.showDateTime=true',
           '-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS',
           '-Dorg.slf4j.simpleLogger.logFile=System.out',
+          ...member.systemProperties,
           '-cp',
           classpath,
           MAIN_CLASS,

@@ -1,6 +1,7 @@
 // Launchers for peer lock clients written with other ZooKeeper libraries: a real Apache Curator
 // InterProcessMutex (CuratorLockWorker.java) and a real kazoo Lock (kazoo_lock_worker.py). Tests use
-// them to check mutual exclusion across implementations; benchmarks use bench mode.
+// them to check mutual exclusion across implementations; benchmarks use bench mode. Curator's
+// read-write lock, semaphore and leader latch workers are launched from recipes.ts (same machinery).
 //
 // - Curator: CuratorLockWorker.java is compiled on first use with `javac -d` against the Debian jars,
 //   once per machine, into os.tmpdir()/zk-leader-selector-peers/<hash of source + jars>/ (built in a
@@ -83,7 +84,7 @@ interface CommonOptions {
   signal?: AbortSignal;
 }
 
-interface StartOptions {
+export interface StartOptions {
   /** Called once the worker is connected to ZooKeeper and about to start (before any acquire). */
   onReady?: () => void;
   /** The worker connects, then waits for this before its first acquire: use it to start peers together. */
@@ -152,7 +153,7 @@ export const CURATOR_JARS: readonly string[] = [
   'slf4j-nop.jar',
 ];
 
-function jarPaths(): string[] {
+export function jarPaths(): string[] {
   return CURATOR_JARS.map((jar) => path.join(JAVA_LIB_DIR, jar));
 }
 
@@ -215,31 +216,48 @@ export function kazooVersionString(): string | undefined {
 // ---------------------------------------------------------------------------------------------------
 // Compilation of the Curator worker
 
-let compiled: Promise<string> | undefined;
+const compiledDirs = new Map<string, Promise<string>>();
 
 /**
  * Compiles CuratorLockWorker.java if needed and returns the directory holding its classes. Called by
  * the launchers; call it up front to keep compilation out of a timed section.
  */
 export function compileCuratorWorker(): Promise<string> {
-  compiled ??= doCompile().catch((error: unknown) => {
-    compiled = undefined;
-    throw error;
-  });
+  return compileJavaWorker([JAVA_SOURCE], JAVA_MAIN_CLASS);
+}
+
+/**
+ * Compiles Java sources (one main class and its helpers) against the Curator jars, once per machine
+ * and content: os.tmpdir()/zk-leader-selector-peers/<hash of sources + jars + javac>/. Resolves with
+ * the class directory. Used for every Curator worker (recipes.ts too).
+ */
+export function compileJavaWorker(sources: readonly string[], mainClass: string): Promise<string> {
+  const key = `${mainClass}\0${sources.join('\0')}`;
+  let compiled = compiledDirs.get(key);
+  if (!compiled) {
+    compiled = doCompile(sources, mainClass).catch((error: unknown) => {
+      compiledDirs.delete(key);
+      throw error;
+    });
+    compiledDirs.set(key, compiled);
+  }
   return compiled;
 }
 
-async function doCompile(): Promise<string> {
+async function doCompile(sources: readonly string[], mainClass: string): Promise<string> {
   const available = curatorAvailable();
   if (!available.ok) throw new Error(`Curator worker not available: ${available.reason}`);
   const javac = findExecutable('javac')!;
   const hash = createHash('sha256');
-  hash.update(readFileSync(JAVA_SOURCE));
+  for (const source of sources) {
+    hash.update(`${path.basename(source)}\0`);
+    hash.update(readFileSync(source));
+  }
   for (const jar of jarPaths()) hash.update(`\0${realpathSync(jar)}`);
   hash.update(`\0${realpathSync(javac)}`);
   const root = path.join(os.tmpdir(), 'zk-leader-selector-peers');
   const dir = path.join(root, hash.digest('hex').slice(0, 20));
-  const classFile = path.join(dir, `${JAVA_MAIN_CLASS}.class`);
+  const classFile = path.join(dir, `${mainClass}.class`);
   if (existsSync(classFile)) return dir;
 
   await mkdir(root, { recursive: true });
@@ -253,11 +271,11 @@ async function doCompile(): Promise<string> {
       jarPaths().join(path.delimiter),
       '-d',
       staging,
-      JAVA_SOURCE,
+      ...sources,
     ]);
     if (result.code !== 0)
       throw new Error(
-        `javac ${JAVA_SOURCE} failed (${result.code ?? result.signal}):\n${result.output.slice(-4000)}`,
+        `javac ${sources.join(' ')} failed (${result.code ?? result.signal}):\n${result.output.slice(-4000)}`,
       );
     try {
       await rename(staging, dir);
@@ -293,7 +311,7 @@ function collect(
 const liveChildren = new Set<ChildProcess>();
 let exitHandlerInstalled = false;
 
-function track(child: ChildProcess): void {
+export function track(child: ChildProcess): void {
   if (!exitHandlerInstalled) {
     exitHandlerInstalled = true;
     process.on('exit', () => {
@@ -311,16 +329,16 @@ function track(child: ChildProcess): void {
   child.on('error', () => liveChildren.delete(child));
 }
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
-interface Exit {
+export interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
   error?: Error;
 }
 
 /** One running worker process: parsed JSON stdout lines, stderr tail, exit. */
-class Worker {
+export class Worker {
   readonly child: ChildProcess;
   readonly exited: Promise<Exit>;
   private stderr = '';
@@ -428,7 +446,7 @@ class Worker {
   }
 }
 
-function exitText(exit: Exit): string {
+export function exitText(exit: Exit): string {
   if (exit.error) return `failed to start: ${exit.error.message}`;
   return exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
 }
@@ -462,17 +480,17 @@ async function startWorker(
   throw new Error(`unknown peer implementation: ${String(impl)}`);
 }
 
-function abortReason(signal: AbortSignal): Error {
+export function abortReason(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
   return reason instanceof Error ? reason : new Error(`aborted: ${String(reason)}`);
 }
 
 /** Wires --waitForGo: onReady on the worker's "ready" event, then "go" once startGate settles. */
-function startArgs(opts: StartOptions): string[] {
+export function startArgs(opts: StartOptions): string[] {
   return opts.onReady || opts.startGate ? ['--waitForGo=1'] : [];
 }
 
-function wireStart(worker: Worker, opts: StartOptions): void {
+export function wireStart(worker: Worker, opts: StartOptions): void {
   if (!opts.onReady && !opts.startGate) return;
   let readySeen = false;
   worker.onEvent((event) => {
@@ -491,7 +509,7 @@ function wireStart(worker: Worker, opts: StartOptions): void {
 }
 
 /** Runs a worker to completion; resolves with `pick(event)` of the first event it accepts. */
-function runToResult<T>(
+export function runToResult<T>(
   worker: Worker,
   opts: { timeoutMs: number; signal?: AbortSignal; okCodes: number[] },
   pick: (event: Json) => T | undefined,
@@ -532,7 +550,7 @@ function runToResult<T>(
   });
 }
 
-function finiteNumber(value: unknown): value is number {
+export function finiteNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value);
 }
 
