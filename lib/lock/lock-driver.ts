@@ -8,11 +8,13 @@ import { randomUUID } from 'node:crypto';
 /** Which client library created a contender node. */
 export type ContenderImplementation = 'curator-protocol' | 'kazoo';
 
+/** A child of a lock path that takes part in a recipe, parsed. */
 export interface ContenderNode {
   /** Child name, e.g. `_c_1b4e...-lock-0000000003`. */
   name: string;
   /** Sequence number assigned by the server (shared by every node of the parent). */
   sequence: number;
+  /** Which client library's naming it follows. */
   implementation: ContenderImplementation;
   /** What the node stands for in its recipe: 'lock', 'read', 'write', 'latch'. */
   kind: string;
@@ -20,9 +22,13 @@ export interface ContenderNode {
 
 /** Whether our node holds; if not, the node to watch and whether its deletion alone makes us hold. */
 export type Verdict =
-  | { holds: true }
+  | {
+      /** Our node holds. */
+      holds: true;
+    }
   | {
       holds: false;
+      /** The node whose deletion or change we wait for. */
       watch: ContenderNode;
       /**
        * True when the watched node's deletion makes us hold without listing again: sequence
@@ -32,8 +38,13 @@ export type Verdict =
       handoff: boolean;
     }
   /** Wait for any change of the children (the semaphore: until few enough leases are out). */
-  | { holds: false; watchChildren: true };
+  | {
+      holds: false;
+      /** Wait for a change of the path's children instead of one node. */
+      watchChildren: true;
+    };
 
+/** A recipe's rules for the shared lock loop (Curator's LockInternalsDriver). Advanced: the built-in recipes supply theirs. */
 export interface LockDriver {
   /** Name part between the protected prefix and the sequence, as Curator names it (`lock-`, `latch-`...). */
   readonly lockName: string;

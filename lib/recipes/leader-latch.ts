@@ -27,16 +27,24 @@ export interface LeaderLatchOptions extends LockOptions {
   stopWindowMs?: number;
 }
 
+/** Events of a {@link LeaderLatch}. */
 export interface LeaderLatchEvents {
   /** This participant leads (from now until 'notLeader'). */
   isLeader: (info: { fencingToken: bigint; term: number }) => void;
   /** Leadership may be lost (or close() was called): stop acting as the leader. */
   notLeader: (info: { reason: LeadershipLossReason }) => void;
+  /** A term's callback or release failed (the latch keeps participating). */
   error: (error: unknown) => void;
 }
 
+/** `latent` before start(), `started` until close(), then `closed` for good. */
 export type LeaderLatchState = 'latent' | 'started' | 'closed';
 
+/**
+ * Leader election by latch, wire-compatible with Apache Curator's LeaderLatch. Create it with
+ * {@link Coordinator.createLeaderLatch}, start() it, and act as leader between 'isLeader' and
+ * 'notLeader' (or while `signal` is not aborted).
+ */
 export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
   /** The latch path: participants' nodes are created below it. */
   readonly path: string;
@@ -67,6 +75,7 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
     this.selector.on('error', (error) => this.emit('error', error));
   }
 
+  /** Where the latch is in its life: latent, started or closed. */
   get state(): LeaderLatchState {
     return this.stateValue;
   }

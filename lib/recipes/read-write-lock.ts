@@ -32,6 +32,11 @@ class WriteLock extends SharedReentrantLock {
   }
 }
 
+/**
+ * A distributed read-write lock on a ZooKeeper path, wire-compatible with Apache Curator's
+ * InterProcessReadWriteLock. Create it with {@link Coordinator.createReadWriteLock}; the pair is
+ * one owner (downgrade allowed, upgrade refused with LockUpgradeError).
+ */
 export class ReadWriteLock {
   /** The lock path shared by readers and writers. */
   readonly path: string;

@@ -42,12 +42,19 @@ export interface Lease {
   ownershipDeadline(): number;
   /** Gives the lease back (deletes its node). Idempotent. */
   release(): Promise<void>;
+  /** `await using lease = ...` gives the lease back at scope exit. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/**
+ * A distributed counting semaphore on a ZooKeeper path, wire-compatible with Apache Curator's
+ * InterProcessSemaphoreV2. Create it with {@link Coordinator.createSemaphore}; one instance hands
+ * out several leases.
+ */
 export class Semaphore {
   /** The semaphore path (`locks` and `leases` are below it). */
   readonly path: string;
+  /** How many leases may be out at once (the same on every client of the path). */
   readonly maxLeases: number;
   /** Stored as the data of our lease nodes; participants() returns these. */
   readonly id: string;
