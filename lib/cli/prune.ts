@@ -10,7 +10,7 @@
 import { ZooKeeperError } from '../errors.js';
 import type { Coordinator } from '../coordinator.js';
 import { childPath } from '../util/paths.js';
-import { ZK_CODES, type NativeStat } from '../zk/native.js';
+import { isZkCode, ZK_CODES, type NativeStat } from '../zk/native.js';
 import type { ZkSession } from '../zk/zk-session.js';
 
 /** One empty lock path found (also the --json shape). */
@@ -114,7 +114,7 @@ export async function prune(
 
 function noNode<T>(value: T): (error: unknown) => T {
   return (error) => {
-    if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE) return value;
+    if (isZkCode(error, ZK_CODES.NO_NODE)) return value;
     throw error;
   };
 }

@@ -30,6 +30,15 @@ export class Acquisition {
   ) {
     this.checkedAt = checkedAt;
   }
+
+  /** Marks a held hold lost for good; false when it was no longer held (lost or released). */
+  lose(reason: LockLossReason): boolean {
+    if (this.status !== 'held') return false;
+    this.status = 'lost';
+    this.lossReason = reason;
+    this.verifiedOk = false;
+    return true;
+  }
 }
 
 /** What verifying a hold that is no longer held reports. @internal */

@@ -4,20 +4,14 @@
  * and what a waiter watches: the mutex, both sides of the read-write lock, the semaphore's mutex
  * and the leader latch are drivers, not copies of this loop.
  */
-import {
-  AbortError,
-  ConnectionLossError,
-  RequestTimeoutError,
-  SessionExpiredError,
-  ZooKeeperError,
-} from '../errors.js';
+import { AbortError, ConnectionLossError, RequestTimeoutError, SessionExpiredError } from '../errors.js';
 import type { CoordinatorCore } from '../session/coordinator-core.js';
 import { delay, throwIfAborted } from '../util/abort.js';
 import { backoffDelay } from '../util/backoff.js';
 import { monotonicNow } from '../util/clock.js';
 import { logger } from '../util/log.js';
 import { childPath, parentOf } from '../util/paths.js';
-import { native, ZK_CODES, type NativeACL } from '../zk/native.js';
+import { isZkCode, native, ZK_CODES, type NativeACL } from '../zk/native.js';
 import type { ZkSession } from '../zk/zk-session.js';
 import {
   findByPrefix,
@@ -49,10 +43,6 @@ export interface AttemptOptions {
 
 function isConnectionProblem(error: unknown): boolean {
   return error instanceof ConnectionLossError || error instanceof RequestTimeoutError;
-}
-
-function isZkCode(error: unknown, code: number): boolean {
-  return error instanceof ZooKeeperError && error.zkCode === code;
 }
 
 export class LockInternals {
@@ -351,7 +341,7 @@ export class LockInternals {
   }
 
   /** Children of the lock path; none when the path does not exist yet. */
-  private async children(session: ZkSession, timeoutMs: number): Promise<string[]> {
+  async children(session: ZkSession, timeoutMs: number): Promise<string[]> {
     return session.getChildren(this.lockPath, { timeoutMs }).catch((error: unknown) => {
       if (isZkCode(error, ZK_CODES.NO_NODE)) return [];
       throw error;

@@ -5,11 +5,11 @@
  * data watch, so a deletion or rewrite is seen at once. verify() is the full round trip (our
  * node's data and the contender listing, pipelined) behind isOwned() and verifyOwnership().
  */
-import { ZooKeeperError, type OwnershipStatus } from '../errors.js';
+import type { OwnershipStatus } from '../errors.js';
 import type { CoordinatorCore } from '../session/coordinator-core.js';
 import { monotonicNow } from '../util/clock.js';
 import { logger } from '../util/log.js';
-import { ZK_CODES } from '../zk/native.js';
+import { isZkCode, ZK_CODES } from '../zk/native.js';
 import { statusOf, type Acquisition, type LockLossReason } from './acquisition.js';
 import { holdsAmong, type LockDriver } from './lock-driver.js';
 import { VerificationBatch } from './verification-batch.js';
@@ -136,7 +136,7 @@ export class OwnershipVerifier {
       if (sendTime > acquisition.checkedAt) acquisition.checkedAt = sendTime;
       return 'OK';
     } catch (error) {
-      if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE) {
+      if (isZkCode(error, ZK_CODES.NO_NODE)) {
         this.markLost(acquisition, 'nodeDeleted');
         return 'SERVER_SIDE_ID_DIFFERENT';
       }

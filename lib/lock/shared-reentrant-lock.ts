@@ -12,7 +12,6 @@ import {
   LockNotHeldError,
   OwnershipError,
   LockTimeoutError,
-  ZooKeeperError,
   type OwnershipStatus,
 } from '../errors.js';
 import type { CoordinatorCore } from '../session/coordinator-core.js';
@@ -20,7 +19,6 @@ import { checkConnectionLossPolicy, type ConnectionLossPolicy } from '../session
 import { monotonicNow } from '../util/clock.js';
 import { logger } from '../util/log.js';
 import { childPath, validatePath } from '../util/paths.js';
-import { ZK_CODES } from '../zk/native.js';
 import { toNativeAcl } from './acl.js';
 import { runInHold, scopedHold } from './hold-scope.js';
 import { LocalQueue } from './local-queue.js';
@@ -359,20 +357,16 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
       const sorted = await this.internals.contenders(session, timeoutMs);
       const details = await Promise.all(
         sorted.map(async (contender, index) => {
-          try {
-            const { data, stat } = await session.getData(childPath(this.path, contender.name), { timeoutMs });
-            return {
-              node: contender.name,
-              id: data.toString('utf8'),
-              sessionId: stat.ephemeralOwner.toString('hex'),
-              createdAt: Number(stat.ctime.readBigInt64BE(0)),
-              implementation: contender.implementation,
-              holder: this.driver.verdict(sorted, index, sorted.length).holds,
-            };
-          } catch (error) {
-            if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE) return undefined;
-            throw error;
-          }
+          const found = await session.getDataIfExists(childPath(this.path, contender.name), { timeoutMs });
+          if (!found) return undefined;
+          return {
+            node: contender.name,
+            id: found.data.toString('utf8'),
+            sessionId: found.stat.ephemeralOwner.toString('hex'),
+            createdAt: Number(found.stat.ctime.readBigInt64BE(0)),
+            implementation: contender.implementation,
+            holder: this.driver.verdict(sorted, index, sorted.length).holds,
+          };
         }),
       );
       return details.filter((d): d is ContenderInfo => d !== undefined);
@@ -386,10 +380,7 @@ export class SharedReentrantLock extends EventEmitter<LockEvents> {
   }
 
   private markLost(acquisition: Acquisition, reason: LockLossReason): void {
-    if (acquisition.status !== 'held') return;
-    acquisition.status = 'lost';
-    acquisition.lossReason = reason;
-    acquisition.verifiedOk = false;
+    if (!acquisition.lose(reason)) return;
     this.detach(acquisition);
     log('%s: lost %s (%s)', this.path, acquisition.node.nodeName, reason);
     this.coordinator.observability.lockLost(this.path, acquisition.node.nodeName, reason);

@@ -3,11 +3,11 @@
  * changes, or (the semaphore) until the children of the path change. Our listener sits in the
  * session's WatchRegistry, so a wait that ends by timeout or abort leaves nothing behind.
  */
-import { SessionExpiredError, ZooKeeperError } from '../errors.js';
+import { SessionExpiredError } from '../errors.js';
 import type { CoordinatorCore } from '../session/coordinator-core.js';
 import { monotonicNow } from '../util/clock.js';
 import { logger } from '../util/log.js';
-import { ZK_CODES, type NativeEvent } from '../zk/native.js';
+import { isZkCode, ZK_CODES, type NativeEvent } from '../zk/native.js';
 import type { ZkSession } from '../zk/zk-session.js';
 
 const log = logger('lock');
@@ -18,10 +18,6 @@ export interface WaitOptions {
   /** Monotonic instant after which waiting stops (Infinity: wait forever). */
   deadline: number;
   signal?: AbortSignal | undefined;
-}
-
-function isZkCode(error: unknown, code: number): boolean {
-  return error instanceof ZooKeeperError && error.zkCode === code;
 }
 
 function sameChildren(a: readonly string[], b: readonly string[]): boolean {
@@ -45,14 +41,14 @@ export function waitForChange(
 ): Promise<WaitOutcome> {
   return new Promise<WaitOutcome>((resolve) => {
     let done = false;
-    const removers: Array<() => void> = [];
+    let removeWatcher = (): void => undefined;
     const finish = (outcome: WaitOutcome): void => {
       if (done) return;
       done = true;
       if (timer) clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       session.off('ended', onEnded);
-      for (const remove of removers) remove();
+      removeWatcher();
       resolve(outcome);
     };
     const onAbort = (): void => finish('aborted');
@@ -71,13 +67,7 @@ export function waitForChange(
     }
     session.once('ended', onEnded);
     // The session's one native watcher dispatches to ours: a finished wait leaves nothing behind.
-    if (listed) session.watches.addChildren(path, watcher);
-    else session.watches.add(path, watcher);
-    const removeWatcher = (): void => {
-      if (listed) session.watches.removeChildren(path, watcher);
-      else session.watches.remove(path, watcher);
-    };
-    removers.push(removeWatcher);
+    removeWatcher = listed ? session.watches.addChildren(path, watcher) : session.watches.add(path, watcher);
     const watching = listed
       ? session
           .getChildren(path, { timeoutMs: coordinator.timing.requestTimeoutMs }, session.watches.native)

@@ -86,7 +86,6 @@ export class LeaderLatch extends EventEmitter<LeaderLatchEvents> {
     if (this.stateValue === 'started') return;
     this.stateValue = 'started';
     this.selector.start();
-    await Promise.resolve();
   }
 
   /** True while this participant leads and leadership is not in doubt. */

@@ -4,7 +4,7 @@
  * children are under `leases` waits (still holding the mutex) for them to change; then it lets
  * the mutex go. maxLeases is not stored in ZooKeeper: every client of a path must use the same.
  */
-import { InvalidOptionError, ZooKeeperError } from '../errors.js';
+import { InvalidOptionError } from '../errors.js';
 import { Acquisition, type LockLossReason } from '../lock/acquisition.js';
 import { toNativeAcl } from '../lock/acl.js';
 import { LockInternals } from '../lock/lock-internals.js';
@@ -18,7 +18,6 @@ import { checkConnectionLossPolicy, type ConnectionLossPolicy } from '../session
 import { monotonicNow } from '../util/clock.js';
 import { logger } from '../util/log.js';
 import { childPath, validatePath } from '../util/paths.js';
-import { ZK_CODES } from '../zk/native.js';
 import { HELD_LEASE_DRIVER, leaseDriver } from './semaphore-drivers.js';
 import { defaultId } from '../util/default-id.js';
 
@@ -184,10 +183,7 @@ export class Semaphore {
   }
 
   private markLost(acquisition: Acquisition, reason: LockLossReason): void {
-    if (acquisition.status !== 'held') return;
-    acquisition.status = 'lost';
-    acquisition.lossReason = reason;
-    acquisition.verifiedOk = false;
+    if (!acquisition.lose(reason)) return;
     this.verifier.stop(acquisition);
     log('%s: lease %s lost (%s)', this.path, acquisition.node.nodeName, reason);
     this.coordinator.observability.lockLost(this.leasesPath, acquisition.node.nodeName, reason);
@@ -196,21 +192,15 @@ export class Semaphore {
   /** Ids of the lease holders (ours, Curator's), in lease order. */
   async participants(): Promise<string[]> {
     return this.coordinator.retrying('participants()', {}, async (session, timeoutMs) => {
-      const children = await session.getChildren(this.leasesPath, { timeoutMs }).catch((error: unknown) => {
-        if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE) return [];
-        throw error;
-      });
+      // Every child counts as a lease (as in the acquire's count), in sequence order.
+      const children = await this.leases.children(session, timeoutMs);
       const sorted = children.sort((a, b) => a.slice(-10).localeCompare(b.slice(-10)));
       const ids = await Promise.all(
-        sorted.map(async (child) => {
-          try {
-            const { data } = await session.getData(childPath(this.leasesPath, child), { timeoutMs });
-            return data.toString('utf8');
-          } catch (error) {
-            if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE) return undefined;
-            throw error;
-          }
-        }),
+        sorted.map(async (child) =>
+          (await session.getDataIfExists(childPath(this.leasesPath, child), { timeoutMs }))?.data.toString(
+            'utf8',
+          ),
+        ),
       );
       return ids.filter((id): id is string => id !== undefined);
     });

@@ -1,7 +1,6 @@
 /** Creates a path and its missing ancestors (CONTAINER nodes are not available in this client). */
-import { ZooKeeperError } from '../errors.js';
 import { parentOf, validatePath } from '../util/paths.js';
-import { native, ZK_CODES, type NativeACL } from '../zk/native.js';
+import { isZkCode, native, ZK_CODES, type NativeACL } from '../zk/native.js';
 import type { ZkSession } from '../zk/zk-session.js';
 import type { WaitOptions } from './events.js';
 
@@ -36,7 +35,7 @@ export async function ensurePath(
           signal: options.signal,
         });
       } catch (error) {
-        if (!(error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NODE_EXISTS)) throw error;
+        if (!isZkCode(error, ZK_CODES.NODE_EXISTS)) throw error;
       }
     });
   }

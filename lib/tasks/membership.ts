@@ -5,13 +5,13 @@
  * while nothing changes. A new session registers again and lists again.
  */
 import { EventEmitter } from 'eventemitter3';
-import { ConnectionLossError, InvalidOptionError, RequestTimeoutError, ZooKeeperError } from '../errors.js';
+import { ConnectionLossError, InvalidOptionError, RequestTimeoutError } from '../errors.js';
 import type { CoordinatorCore } from '../session/coordinator-core.js';
 import { delay } from '../util/abort.js';
 import { backoffDelay } from '../util/backoff.js';
 import { logger } from '../util/log.js';
 import { childPath } from '../util/paths.js';
-import { native, ZK_CODES, type NativeACL, type NativeEvent } from '../zk/native.js';
+import { isZkCode, native, ZK_CODES, type NativeACL, type NativeEvent } from '../zk/native.js';
 import type { ZkSession } from '../zk/zk-session.js';
 import type { MemberState } from './balancer.js';
 
@@ -134,7 +134,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
         await session.remove(this.nodePath, -1, { timeoutMs: this.coordinator.timing.requestTimeoutMs });
         return;
       } catch (error) {
-        if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE) return;
+        if (isZkCode(error, ZK_CODES.NO_NODE)) return;
         log('%s: removing the member node failed: %s', this.nodePath, (error as Error).message);
         // The session's end (or the coordinator's close) deletes it; other errors will not pass.
         const lost = error instanceof ConnectionLossError || error instanceof RequestTimeoutError;
@@ -181,7 +181,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
         break;
       } catch (error) {
         if (!this.current(session)) return;
-        if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NODE_EXISTS) {
+        if (isZkCode(error, ZK_CODES.NODE_EXISTS)) {
           if (await this.ownNode(session)) break;
           this.createSent = false; // the node is another session's: leaving must not delete it
           // Another session holds our id: a restart before the old session expired, or a duplicate id.
@@ -285,7 +285,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       this.unread.delete(id);
       this.rereadAttempt = 0;
     } catch (error) {
-      if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE) {
+      if (isZkCode(error, ZK_CODES.NO_NODE)) {
         this.others.delete(id);
         this.unread.delete(id);
       } else {
@@ -330,7 +330,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       if (this.session === session) this.written = text;
     } catch (error) {
       log('%s: publishing failed: %s', this.nodePath, (error as Error).message);
-      if (error instanceof ZooKeeperError && error.zkCode === ZK_CODES.NO_NODE && this.registered) {
+      if (isZkCode(error, ZK_CODES.NO_NODE) && this.registered) {
         // Our node was deleted behind our back: register again (with the latest state).
         this.registered = false;
         this.writing = false;

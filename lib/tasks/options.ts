@@ -1,10 +1,9 @@
 /** Options of a task group, their defaults and the validation of task names. */
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
 import { InvalidOptionError, InvalidPathError } from '../errors.js';
 import type { Control } from '../leader/control.js';
 import type { AclEntry } from '../lock/acl.js';
 import { checkConnectionLossPolicy, type ConnectionLossPolicy } from '../session/options.js';
+import { defaultId } from '../util/default-id.js';
 import { childPath, validatePath } from '../util/paths.js';
 
 /** The tasks of a group: the same list on every member, or a function returning the current one. */
@@ -134,7 +133,7 @@ export function resolveTaskGroupOptions(path: string, options: TaskGroupOptions)
   if (typeof options.run !== 'function')
     throw new InvalidOptionError('run', 'must be a function (task, control) => ...');
   if (typeof options.tasks !== 'function') checkTaskList(options.tasks, path);
-  const id = options.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const id = options.id ?? defaultId();
   checkSegment('id', id, childPath(path, MEMBERS_NODE));
   return {
     path,

@@ -4,6 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import zookeeper from 'node-zookeeper-client';
+import { ZooKeeperError } from '../errors.js';
 
 export interface NativeException extends Error {
   code: number;
@@ -177,6 +178,11 @@ const UNLISTED_CODES: Record<number, string> = {
   [-125]: 'QUOTA_EXCEEDED',
   [-127]: 'THROTTLED_OP',
 };
+
+/** True when `error` is the ZooKeeper error `code` (one of ZK_CODES) answered by the server. */
+export function isZkCode(error: unknown, code: number): boolean {
+  return error instanceof ZooKeeperError && error.zkCode === code;
+}
 
 let patched = false;
 

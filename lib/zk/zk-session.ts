@@ -1,7 +1,7 @@
 /**
  * ZkSession: a ZkConnection (zk-connection.ts) with the typed ZooKeeper operations the SDK uses.
  */
-import { native, type NativeACL, type NativeStat, type NativeWatcher } from './native.js';
+import { isZkCode, native, ZK_CODES, type NativeACL, type NativeStat, type NativeWatcher } from './native.js';
 import { ZkConnection, type RequestOptions } from './zk-connection.js';
 
 export {
@@ -97,6 +97,19 @@ export class ZkSession extends ZkConnection {
       (client, callback) => client.getData(path, watcher, callback),
       (data, stat) => ({ data: (data as Buffer | null) ?? Buffer.alloc(0), stat: stat as NativeStat }),
     );
+  }
+
+  /** getData, or undefined when the node is gone (NO_NODE): for listings whose nodes may vanish. */
+  async getDataIfExists(
+    path: string,
+    options: RequestOptions,
+  ): Promise<{ data: Buffer; stat: NativeStat } | undefined> {
+    try {
+      return await this.getData(path, options);
+    } catch (error) {
+      if (isZkCode(error, ZK_CODES.NO_NODE)) return undefined;
+      throw error;
+    }
   }
 
   /**
