@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from './support/test.js';
 import { Coordinator, digestId, ZkLeaderSelectorError, type SharedReentrantLock } from '../lib/index.js';
+import { isCode } from './support/errors.js';
 import { CoordinatorPool, nextEvent } from './support/coordinators.js';
 import { FaultProxy } from './support/fault-proxy.js';
 import { runFixture } from './support/processes.js';
@@ -12,17 +13,6 @@ import { ZooKeeperCluster } from './support/zookeeper.js';
 
 let pathCounter = 0;
 const uniquePath = (name: string): string => `/lock-spec/${name}-${process.pid}-${(pathCounter += 1)}`;
-
-function isCode(code: string) {
-  return (error: unknown): boolean => {
-    assert.ok(
-      error instanceof ZkLeaderSelectorError,
-      `expected a ZkLeaderSelectorError, got ${String(error)}`,
-    );
-    assert.equal(error.code, code);
-    return true;
-  };
-}
 
 /** Children of a lock path as the server sees them (through a raw session of `coordinator`). */
 async function children(coordinator: Coordinator, path: string): Promise<string[]> {

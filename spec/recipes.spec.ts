@@ -3,7 +3,8 @@
 // that leave nothing behind, downgrade and upgrade, and session loss.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from './support/test.js';
-import { Coordinator, ZkLeaderSelectorError, type LeaderLatch, type Lease } from '../lib/index.js';
+import { Coordinator, type LeaderLatch, type Lease } from '../lib/index.js';
+import { isCode } from './support/errors.js';
 import { CoordinatorPool, nextEvent } from './support/coordinators.js';
 import { FaultProxy } from './support/fault-proxy.js';
 import { killSession } from './support/kill-session.js';
@@ -12,17 +13,6 @@ import { ZooKeeperCluster } from './support/zookeeper.js';
 
 let pathCounter = 0;
 const uniquePath = (name: string): string => `/recipes-spec/${name}-${process.pid}-${(pathCounter += 1)}`;
-
-function isCode(code: string) {
-  return (error: unknown): boolean => {
-    assert.ok(
-      error instanceof ZkLeaderSelectorError,
-      `expected a ZkLeaderSelectorError, got ${String(error)}`,
-    );
-    assert.equal(error.code, code);
-    return true;
-  };
-}
 
 async function children(coordinator: Coordinator, path: string): Promise<string[]> {
   const session = coordinator.session;
